@@ -1,0 +1,448 @@
+"""LogEvent dict -> projection rows. Pure functions: no I/O, no SQL, no clock.
+
+Every projection table of the archive is built from these rows, whether an event arrives from a file, the
+API or an Event Hook, and again when ``okta-calls rebuild`` re-derives everything from ``raw_events``.
+
+Okta's data is loose (see ../shared/OKTA.md section 2): the string ``"null"`` stands for null, numbers turn
+up where strings are documented, sub-objects are missing, ``{}`` or ``null``, and ``debugData`` is a free map.
+Flattening never raises on a dict: each field is taken as far as it goes and is ``None`` otherwise.
+
+Bump ``PROJECTION_VERSION`` whenever the rows produced for the same event change: an archive built by an
+older version is then rebuilt from its raw log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .jsonio import dumps
+from .phones import calling_code, normalize_phone, phone_country
+
+PROJECTION_VERSION = 1
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "uuid",
+    "published",
+    "event_type",
+    "version",
+    "severity",
+    "display_message",
+    "legacy_event_type",
+    "outcome_result",
+    "outcome_reason",
+    "actor_id",
+    "actor_type",
+    "user_id",
+    "phone_id",
+    "phone_number",
+    "country_calling_code",
+    "phone_country",
+    "provider",
+    "delivery_status",
+    "client_ip",
+    "client_city",
+    "client_state",
+    "client_country",
+    "client_postal_code",
+    "latitude",
+    "longitude",
+    "client_zone",
+    "user_agent",
+    "client_os",
+    "client_browser",
+    "client_device",
+    "transaction_type",
+    "transaction_id",
+    "request_id",
+    "request_uri",
+    "external_session_id",
+    "root_session_id",
+    "as_number",
+    "as_org",
+    "isp",
+    "domain",
+    "is_proxy",
+    "threat_suspected",
+    "rate_limit_subtype",
+)
+
+TARGET_COLUMNS = ("uuid", "position", "id", "type", "alternate_id", "display_name", "detail_entry", "change_details")
+DEBUG_COLUMNS = ("uuid", "key", "value")
+IP_CHAIN_COLUMNS = (
+    "uuid",
+    "position",
+    "ip",
+    "version",
+    "source",
+    "city",
+    "state",
+    "country",
+    "postal_code",
+    "latitude",
+    "longitude",
+)
+SEARCH_COLUMNS = (
+    "display_message",
+    "actor_alternate_id",
+    "actor_display_name",
+    "user_alternate_id",
+    "user_display_name",
+    "phone_number",
+)
+
+# Where Okta puts the telephony provider in debugData. Only `smsProvider` is documented (Identity Engine SMS);
+# the voice key is not, so the known spellings are tried in order. debugData is kept whole in `debug_data`.
+PROVIDER_KEYS = ("smsProvider", "voiceProvider", "callProvider", "telephonyProvider", "provider")
+
+
+@dataclass(slots=True)
+class Entity:
+    """An actor, user or phone as one event shows it: the card's four fields plus when it was seen."""
+
+    key: str
+    id: str | None
+    type: str | None
+    alternate_id: str | None
+    display_name: str | None
+    seen: str | None
+    uuid: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class FlatEvent:
+    """Every projection row that one LogEvent produces."""
+
+    event: dict[str, Any]
+    targets: list[tuple[Any, ...]]
+    debug_data: list[tuple[Any, ...]]
+    ip_chain: list[tuple[Any, ...]]
+    search: tuple[Any, ...]
+    actor: Entity | None
+    user: Entity | None
+    phone: Entity | None
+
+    def event_row(self) -> tuple[Any, ...]:
+        row = self.event
+        return tuple(row[column] for column in EVENT_COLUMNS)
+
+
+# --- scalar helpers ---------------------------------------------------------------------------------------
+
+
+def text(value: Any) -> str | None:
+    """A string column: ``None`` for null, missing or the string ``"null"``; numbers and booleans as text;
+    objects and arrays as compact JSON (so nothing is silently dropped)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value == "null" or value == "":
+            return None
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return dumps(value)
+
+
+def number(value: Any) -> float | None:
+    """A REAL column: floats, ints and numeric strings; ``None`` for anything else, NaN and infinities."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value) if not isinstance(value, int) or abs(value) < 2**63 else None
+    elif isinstance(value, str):
+        try:
+            result = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    if result is None or math.isnan(result) or math.isinf(result):
+        return None
+    return result
+
+
+def integer(value: Any) -> int | None:
+    """An INTEGER column: ints and integer strings within SQLite's 64-bit range."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
+def flag(value: Any) -> int | None:
+    """A 0/1 column from true/false, "true"/"false" (any case), 1/0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return 1
+        if lowered in ("false", "0", "no"):
+            return 0
+    return None
+
+
+def obj(value: Any) -> Mapping[str, Any]:
+    """A sub-object, or an empty mapping when it is missing, null, ``"null"`` or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_text(value: Any) -> str | None:
+    """Compact JSON for object/array columns; ``None`` for null."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return dumps(value)
+
+
+def normalize_published(value: Any) -> str | None:
+    """``published`` in Okta's own form (``2024-05-01T12:00:00.123Z``) so that text order is time order.
+
+    Okta's form passes through untouched. Other ISO 8601 spellings (a space for ``T``, no milliseconds, an
+    offset) are converted to UTC. Anything that does not parse, such as the impossible ``2017-09-31`` of an
+    official example, is kept exactly as received.
+    """
+    if not isinstance(value, str):
+        return text(value)
+    if len(value) == 24 and value[10] == "T" and value[23] == "Z" and value[19] == ".":
+        return value
+    candidate = value.strip().replace(" ", "T", 1)
+    if candidate.endswith("Z"):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+# --- the event --------------------------------------------------------------------------------------------
+
+
+def _targets(event: Mapping[str, Any], uuid: str) -> tuple[list[tuple[Any, ...]], dict[str, Mapping[str, Any]]]:
+    """All targets as rows, and the first target of each type (types are matched, never positions)."""
+    raw = event.get("target")
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        return [], {}
+    rows: list[tuple[Any, ...]] = []
+    by_type: dict[str, Mapping[str, Any]] = {}
+    for position, target in enumerate(raw):
+        target = obj(target)
+        target_type = text(target.get("type"))
+        rows.append(
+            (
+                uuid,
+                position,
+                text(target.get("id")),
+                target_type,
+                text(target.get("alternateId")),
+                text(target.get("displayName")),
+                json_text(target.get("detailEntry")),
+                json_text(target.get("changeDetails")),
+            )
+        )
+        if target_type is not None and target_type not in by_type:
+            by_type[target_type] = target
+    return rows, by_type
+
+
+def _debug_rows(debug_data: Mapping[str, Any], uuid: str) -> list[tuple[Any, ...]]:
+    rows = []
+    for key, value in debug_data.items():
+        if value is None:
+            stored = None
+        elif isinstance(value, str):
+            stored = value
+        else:
+            stored = dumps(value)
+        rows.append((uuid, key, stored))
+    return rows
+
+
+def _geo(geo: Mapping[str, Any]) -> tuple[Any, ...]:
+    location = obj(geo.get("geolocation"))
+    return (
+        text(geo.get("city")),
+        text(geo.get("state")),
+        text(geo.get("country")),
+        text(geo.get("postalCode")),
+        number(location.get("lat")),
+        number(location.get("lon")),
+    )
+
+
+def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any], uuid: str) -> list[tuple[Any, ...]]:
+    chain = obj(event.get("request")).get("ipChain")
+    if not isinstance(chain, list):
+        # The Event Hooks documentation shows ipChain inside `client`.
+        chain = client.get("ipChain")
+    if not isinstance(chain, list):
+        return []
+    rows = []
+    for position, hop in enumerate(chain):
+        hop = obj(hop)
+        rows.append(
+            (uuid, position, text(hop.get("ip")), text(hop.get("version")), text(hop.get("source")))
+            + _geo(obj(hop.get("geographicalContext")))
+        )
+    return rows
+
+
+def _provider(debug_data: Mapping[str, Any]) -> str | None:
+    for key in PROVIDER_KEYS:
+        value = text(debug_data.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+def _entity(kind: str, source: Mapping[str, Any], published: str | None, uuid: str) -> Entity | None:
+    entity_id = text(source.get("id"))
+    if entity_id is None:
+        return None
+    return Entity(
+        key=entity_id,
+        id=entity_id,
+        type=text(source.get("type")),
+        alternate_id=text(source.get("alternateId")),
+        display_name=text(source.get("displayName")),
+        seen=published,
+        uuid=uuid,
+    )
+
+
+def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
+    """Flatten one LogEvent (which must carry a string ``uuid``) into its projection rows."""
+    uuid = event["uuid"]
+    published = normalize_published(event.get("published"))
+    actor = obj(event.get("actor"))
+    client = obj(event.get("client"))
+    user_agent = obj(client.get("userAgent"))
+    geo = _geo(obj(client.get("geographicalContext")))
+    outcome = obj(event.get("outcome"))
+    transaction = obj(event.get("transaction"))
+    auth_context = obj(event.get("authenticationContext"))
+    security = obj(event.get("securityContext"))
+    debug_data = obj(obj(event.get("debugContext")).get("debugData"))
+    target_rows, by_type = _targets(event, uuid)
+
+    user_target = by_type.get("User")
+    actor_type = text(actor.get("type"))
+    if user_target is None and actor_type == "User":
+        # No User target: the actor is the person being called (OKTA.md section 3).
+        user_target = actor
+    user = _entity("user", user_target, published, uuid) if user_target is not None else None
+
+    phone_target = by_type.get("MobilePhone")
+    if phone_target is not None:  # Classic Engine
+        phone_id = text(phone_target.get("id"))
+        phone_number = normalize_phone(phone_target.get("alternateId"))
+    else:  # Identity Engine (or no phone at all)
+        phone_id = None
+        phone_number = normalize_phone(debug_data.get("phoneNumber"))
+    code = text(debug_data.get("countryCallingCode"))
+    if code is not None:
+        code = code.lstrip("+")
+    else:
+        code = calling_code(phone_number)
+    country = phone_country(phone_number, code)[0] if (phone_number or code) else None
+
+    phone: Entity | None = None
+    if phone_number is not None:
+        phone = Entity(
+            key=phone_number,
+            id=phone_id,
+            type=text(phone_target.get("type")) if phone_target is not None else "MobilePhone",
+            alternate_id=text(phone_target.get("alternateId")) if phone_target is not None else phone_number,
+            display_name=text(phone_target.get("displayName")) if phone_target is not None else None,
+            seen=published,
+            uuid=uuid,
+            extra={"country_calling_code": code, "phone_country": country},
+        )
+
+    row: dict[str, Any] = {
+        "uuid": uuid,
+        "published": published,
+        "event_type": text(event.get("eventType")),
+        "version": text(event.get("version")),
+        "severity": text(event.get("severity")),
+        "display_message": text(event.get("displayMessage")),
+        "legacy_event_type": text(event.get("legacyEventType")),
+        "outcome_result": text(outcome.get("result")),
+        "outcome_reason": text(outcome.get("reason")),
+        "actor_id": text(actor.get("id")),
+        "actor_type": actor_type,
+        "user_id": user.id if user is not None else None,
+        "phone_id": phone_id,
+        "phone_number": phone_number,
+        "country_calling_code": code,
+        "phone_country": country,
+        "provider": _provider(debug_data),
+        "delivery_status": text(debug_data.get("status")),
+        "client_ip": text(client.get("ipAddress")),
+        "client_city": geo[0],
+        "client_state": geo[1],
+        "client_country": geo[2],
+        "client_postal_code": geo[3],
+        "latitude": geo[4],
+        "longitude": geo[5],
+        "client_zone": text(client.get("zone")),
+        "user_agent": text(user_agent.get("rawUserAgent")),
+        "client_os": text(user_agent.get("os")),
+        "client_browser": text(user_agent.get("browser")),
+        "client_device": text(client.get("device")),
+        "transaction_type": text(transaction.get("type")),
+        "transaction_id": text(transaction.get("id")),
+        "request_id": text(debug_data.get("requestId")),
+        "request_uri": text(debug_data.get("requestUri")),
+        "external_session_id": text(auth_context.get("externalSessionId")),
+        "root_session_id": text(auth_context.get("rootSessionId")),
+        "as_number": integer(security.get("asNumber")),
+        "as_org": text(security.get("asOrg")),
+        "isp": text(security.get("isp")),
+        "domain": text(security.get("domain")),
+        "is_proxy": flag(security.get("isProxy")),
+        "threat_suspected": flag(debug_data.get("threatSuspected")),
+        "rate_limit_subtype": text(debug_data.get("operationRateLimitSubtype")),
+    }
+    actor_entity = _entity("actor", actor, published, uuid)
+    search = (
+        row["display_message"],
+        actor_entity.alternate_id if actor_entity else None,
+        actor_entity.display_name if actor_entity else None,
+        user.alternate_id if user else None,
+        user.display_name if user else None,
+        phone_number,
+    )
+    return FlatEvent(
+        event=row,
+        targets=target_rows,
+        debug_data=_debug_rows(debug_data, uuid),
+        ip_chain=_ip_chain(event, client, uuid),
+        search=search,
+        actor=actor_entity,
+        user=user,
+        phone=phone,
+    )

@@ -1,0 +1,77 @@
+"""JSON decoding and encoding with orjson's speed and the standard library's reach.
+
+orjson is strict and fast; the standard library accepts what orjson refuses (integers beyond 64 bits, lone
+UTF-16 surrogate escapes). Okta never sends those, but a hostile or damaged file may, and such an event is
+still an event: it is archived, not rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+__all__ = ["JSONError", "loads", "dumps", "canonical", "storable"]
+
+
+class JSONError(ValueError):
+    """Text that is not a JSON value; ``str()`` says why, in one line."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """Decode one JSON value; raise ``JSONError`` with a one-line reason when it is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as fast_error:
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except (ValueError, RecursionError, TypeError) as error:
+            reason = str(error) or type(error).__name__
+            if isinstance(error, RecursionError):
+                reason = "nested too deeply"
+            raise JSONError(reason.splitlines()[0][:200]) from fast_error
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``, key order kept; never fails on values ``loads`` produced."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # Integers over 64 bits, lone surrogates, nesting deeper than orjson allows.
+        return json.dumps(value, separators=(",", ":"))
+
+
+def canonical(value: Any) -> bytes:
+    """A canonical encoding (sorted keys, compact) for comparing two JSON values for equality."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def storable(value: Any) -> tuple[str, Any]:
+    """``(payload, safe)``: the JSON text to archive and a version of ``value`` SQLite can bind.
+
+    For everything orjson can encode (every real Okta event) that is ``(dumps(value), value)`` with no copy.
+    Otherwise the payload comes from the standard library, which escapes lone surrogates, and ``safe`` is a
+    copy whose strings have them replaced, so the projections can still be written.
+    """
+    try:
+        return orjson.dumps(value).decode(), value
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, separators=(",", ":")), _scrub(value)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,300 @@
+"""The archive's shape, declared as data: tables, indexes, triggers, full-text search and views.
+
+``ensure_db_shape`` makes a database match it and is safe to run any number of times. The public schema (what
+users write SQL against) is documented in the README and in ``metadata.yml``; keep the names stable.
+
+Two kinds of table:
+- the log, append-only and never rewritten: ``raw_events`` (the source of truth), ``deliveries`` and
+  ``delivery_events`` (Event Hook envelopes), ``rejects``, ``ingest_runs``, ``sync_state``;
+- projections, derived only from ``raw_events`` by ``okta_calls.flatten`` and rebuilt at will:
+  ``events``, ``targets``, ``debug_data``, ``ip_chain``, ``actors``, ``users``, ``phones``, ``events_fts``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from importlib import resources
+
+from .flatten import DEBUG_COLUMNS, EVENT_COLUMNS, IP_CHAIN_COLUMNS, SEARCH_COLUMNS, TARGET_COLUMNS
+
+PAGE_SIZE = 16384  # ~2.4 KB JSON rows waste half of a 4 KiB page (../shared/STACK.md)
+
+LOG_TABLES: dict[str, str] = {
+    "archive_meta": """
+        CREATE TABLE IF NOT EXISTS archive_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        )""",
+    "ingest_runs": """
+        CREATE TABLE IF NOT EXISTS ingest_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            source_kind TEXT NOT NULL,
+            sources TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            seen INTEGER NOT NULL DEFAULT 0,
+            inserted INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            tool_version TEXT
+        )""",
+    "raw_events": """
+        CREATE TABLE IF NOT EXISTS raw_events (
+            id INTEGER PRIMARY KEY,
+            uuid TEXT NOT NULL UNIQUE,
+            published TEXT,
+            event_type TEXT,
+            payload TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_ref TEXT,
+            source_line INTEGER,
+            ingest_run INTEGER REFERENCES ingest_runs(id)
+        )""",
+    "rejects": """
+        CREATE TABLE IF NOT EXISTS rejects (
+            id INTEGER PRIMARY KEY,
+            ingest_run INTEGER REFERENCES ingest_runs(id),
+            rejected_at TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_ref TEXT,
+            line INTEGER,
+            uuid TEXT,
+            reason TEXT NOT NULL,
+            raw TEXT
+        )""",
+    "deliveries": """
+        CREATE TABLE IF NOT EXISTS deliveries (
+            event_id TEXT PRIMARY KEY,
+            event_time TEXT,
+            source TEXT,
+            event_type TEXT,
+            event_type_version TEXT,
+            cloud_events_version TEXT,
+            content_type TEXT,
+            headers TEXT,
+            extra TEXT,
+            event_count INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            ingest_run INTEGER REFERENCES ingest_runs(id)
+        )""",
+    "delivery_events": """
+        CREATE TABLE IF NOT EXISTS delivery_events (
+            event_id TEXT NOT NULL REFERENCES deliveries(event_id),
+            position INTEGER NOT NULL,
+            uuid TEXT NOT NULL REFERENCES raw_events(uuid),
+            PRIMARY KEY (event_id, position)
+        )""",
+    "sync_state": """
+        CREATE TABLE IF NOT EXISTS sync_state (
+            org TEXT NOT NULL,
+            query TEXT NOT NULL,
+            next_url TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            ingest_run INTEGER REFERENCES ingest_runs(id),
+            PRIMARY KEY (org, query)
+        )""",
+    "calling_codes": """
+        CREATE TABLE IF NOT EXISTS calling_codes (
+            code TEXT PRIMARY KEY,
+            iso2 TEXT,
+            country TEXT,
+            high_cost INTEGER NOT NULL DEFAULT 0
+        )""",
+}
+
+# The append-only rule, enforced by SQLite itself.
+LOG_TRIGGERS: dict[str, str] = {
+    f"{table}_append_only_{action.lower()}": f"""
+        CREATE TRIGGER IF NOT EXISTS {table}_append_only_{action.lower()}
+        BEFORE {action} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only: rows are never updated or deleted'); END"""
+    for table in ("raw_events", "deliveries", "delivery_events")
+    for action in ("UPDATE", "DELETE")
+}
+
+_EVENT_TYPES = {
+    "uuid": "TEXT PRIMARY KEY",
+    "latitude": "REAL",
+    "longitude": "REAL",
+    "as_number": "INTEGER",
+    "is_proxy": "INTEGER",
+    "threat_suspected": "INTEGER",
+}
+
+
+def _events_ddl() -> str:
+    columns = ",\n            ".join(f"{name} {_EVENT_TYPES.get(name, 'TEXT')}" for name in EVENT_COLUMNS)
+    return f"CREATE TABLE IF NOT EXISTS events (\n            {columns}\n        )"
+
+
+_DIMENSION = """
+        CREATE TABLE IF NOT EXISTS {name} (
+            {key} TEXT PRIMARY KEY,{extra}
+            type TEXT,
+            alternate_id TEXT,
+            display_name TEXT,
+            first_seen TEXT,
+            last_seen TEXT,
+            event_count INTEGER NOT NULL,
+            last_uuid TEXT
+        )"""
+
+PROJECTION_TABLES: dict[str, str] = {
+    "events": _events_ddl(),
+    "targets": """
+        CREATE TABLE IF NOT EXISTS targets (
+            uuid TEXT NOT NULL REFERENCES events(uuid),
+            position INTEGER NOT NULL,
+            id TEXT,
+            type TEXT,
+            alternate_id TEXT,
+            display_name TEXT,
+            detail_entry TEXT,
+            change_details TEXT,
+            PRIMARY KEY (uuid, position)
+        )""",
+    "debug_data": """
+        CREATE TABLE IF NOT EXISTS debug_data (
+            uuid TEXT NOT NULL REFERENCES events(uuid),
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (uuid, key)
+        )""",
+    "ip_chain": """
+        CREATE TABLE IF NOT EXISTS ip_chain (
+            uuid TEXT NOT NULL REFERENCES events(uuid),
+            position INTEGER NOT NULL,
+            ip TEXT,
+            version TEXT,
+            source TEXT,
+            city TEXT,
+            state TEXT,
+            country TEXT,
+            postal_code TEXT,
+            latitude REAL,
+            longitude REAL,
+            PRIMARY KEY (uuid, position)
+        )""",
+    "actors": _DIMENSION.format(name="actors", key="id", extra=""),
+    "users": _DIMENSION.format(name="users", key="id", extra=""),
+    "phones": _DIMENSION.format(
+        name="phones",
+        key="phone_number",
+        extra="\n            phone_id TEXT,\n            country_calling_code TEXT,\n            phone_country TEXT,",
+    ),
+    "events_fts": (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
+        + ", ".join(SEARCH_COLUMNS)
+        + ", tokenize = 'unicode61')"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    table: str
+    columns: tuple[str, ...]
+    projection: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"idx_{self.table}_{'_'.join(self.columns)}"
+
+    def ddl(self) -> str:
+        return f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(self.columns)})"
+
+
+# Each index serves a filter, facet, sort or join that the Datasette pages and the canned queries use.
+INDEXES: tuple[Index, ...] = (
+    Index("raw_events", ("published",), projection=False),
+    Index("raw_events", ("ingest_run",), projection=False),
+    Index("rejects", ("ingest_run",), projection=False),
+    Index("delivery_events", ("uuid",), projection=False),
+    Index("events", ("published",)),
+    Index("events", ("event_type", "published")),
+    Index("events", ("outcome_result",)),
+    Index("events", ("client_country",)),
+    Index("events", ("country_calling_code",)),
+    Index("events", ("phone_country",)),
+    Index("events", ("provider",)),
+    Index("events", ("actor_type",)),
+    Index("events", ("actor_id",)),
+    Index("events", ("user_id", "published")),
+    Index("events", ("phone_number", "published")),
+    Index("events", ("client_ip", "published")),
+    Index("events", ("as_number",)),
+    Index("targets", ("type", "id")),
+    Index("debug_data", ("key",)),
+)
+
+PROJECTIONS: tuple[str, ...] = tuple(PROJECTION_TABLES)
+
+
+def view_sql() -> dict[str, str]:
+    """The views, one ``.sql`` file each in ``okta_calls/views/``: name -> SELECT."""
+    folder = resources.files("okta_calls") / "views"
+    views = {}
+    for entry in sorted(folder.iterdir(), key=lambda item: item.name):
+        if entry.name.endswith(".sql"):
+            views[entry.name[: -len(".sql")]] = entry.read_text(encoding="utf-8").strip().rstrip(";")
+    return views
+
+
+def create_log_tables(conn: sqlite3.Connection) -> None:
+    for ddl in LOG_TABLES.values():
+        conn.execute(ddl)
+    for ddl in LOG_TRIGGERS.values():
+        conn.execute(ddl)
+
+
+def create_projection_tables(conn: sqlite3.Connection) -> None:
+    for ddl in PROJECTION_TABLES.values():
+        conn.execute(ddl)
+
+
+def create_indexes(conn: sqlite3.Connection, *, projection: bool | None = None) -> None:
+    for index in INDEXES:
+        if projection is None or index.projection == projection:
+            conn.execute(index.ddl())
+
+
+def drop_projections(conn: sqlite3.Connection) -> None:
+    """Drop every projection table and every view (views read projections)."""
+    views = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
+    for name in views:
+        conn.execute(f"DROP VIEW IF EXISTS [{name}]")
+    for table in PROJECTIONS:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def create_views(conn: sqlite3.Connection) -> None:
+    for name, select in view_sql().items():
+        conn.execute(f"DROP VIEW IF EXISTS {name}")
+        conn.execute(f"CREATE VIEW {name} AS\n{select}")
+
+
+def ensure_db_shape(conn: sqlite3.Connection) -> None:
+    """Create whatever is missing: tables, triggers, indexes, FTS and views. Idempotent."""
+    create_log_tables(conn)
+    create_projection_tables(conn)
+    create_indexes(conn)
+    create_views(conn)
+
+
+__all__ = [
+    "DEBUG_COLUMNS",
+    "EVENT_COLUMNS",
+    "INDEXES",
+    "IP_CHAIN_COLUMNS",
+    "LOG_TABLES",
+    "PAGE_SIZE",
+    "PROJECTION_TABLES",
+    "PROJECTIONS",
+    "TARGET_COLUMNS",
+    "ensure_db_shape",
+]

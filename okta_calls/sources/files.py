@@ -1,0 +1,252 @@
+"""Read LogEvents from files and stdin, whatever their packaging, in constant memory.
+
+Formats, detected from the content (never the file name):
+- NDJSON / JSON Lines: one JSON value per line (an event, or an Event Hook delivery envelope);
+- a JSON array of events (or of envelopes), streamed element by element;
+- a single event object or a single envelope, pretty-printed or not (and several concatenated);
+- any of these gzip-compressed (by the magic bytes), from a path or ``-`` for stdin.
+A UTF-8 BOM, CRLF line endings and blank lines are tolerated.
+
+A line that is not JSON becomes an ``Incoming`` with ``error`` set, so the archive can reject it with its
+file and line; the lines around it are read as usual. A file that cannot be read at all (missing, binary,
+truncated gzip) raises ``SourceError`` naming it, after everything read before the fault has been yielded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from ..jsonio import JSONError, loads
+from ..model import Delivery, Incoming
+from .envelope import is_delivery_envelope, parse_envelope
+
+CHUNK = 1 << 20
+MAX_VALUE = 256 << 20  # a single JSON value larger than this in an array/concatenated file is refused
+BOM = b"\xef\xbb\xbf"
+
+
+class SourceError(Exception):
+    """A file could not be read (or not read to its end); ``str()`` is one line that names it."""
+
+
+@dataclass(slots=True)
+class EnvelopeRead:
+    """An Event Hook delivery envelope found in a file, with its events."""
+
+    delivery: Delivery
+    items: list[Incoming]
+
+
+Read = Incoming | EnvelopeRead
+
+
+def read_source(path: str, *, stdin: IO[bytes] | None = None) -> Iterator[Read]:
+    """Yield every event (or envelope) in ``path`` (``-`` is stdin) with its provenance."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        if path == "-":
+            raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
+            stream = _maybe_gunzip(raw, name)
+            yield from _read_stream(stream, name)
+        else:
+            with open(path, "rb") as handle:
+                stream = _maybe_gunzip(handle, name)
+                yield from _read_stream(stream, name)
+    except FileNotFoundError:
+        raise SourceError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{name}: is a directory, not a file") from None
+    except PermissionError:
+        raise SourceError(f"{name}: permission denied") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise SourceError(f"{name}: the gzip data is truncated or corrupt ({error}); the events before it were read") from None
+    except OSError as error:
+        raise SourceError(f"{name}: cannot be read ({error.strerror or error})") from None
+
+
+def _maybe_gunzip(handle: IO[bytes], name: str) -> IO[bytes]:
+    buffered = io.BufferedReader(_RawWrapper(handle), CHUNK)
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        return io.BufferedReader(_RawWrapper(gzip.GzipFile(fileobj=buffered, mode="rb")), CHUNK)
+    return buffered
+
+
+class _RawWrapper(io.RawIOBase):
+    """Lets ``io.BufferedReader`` wrap any binary file-like object (stdin, BytesIO, a GzipFile).
+
+    Reads with ``read1`` where there is one, so a truncated gzip stream gives up everything decompressed
+    before the damage instead of failing a whole buffer-sized read.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._read = getattr(handle, "read1", handle.read)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _read_stream(stream: IO[bytes], name: str) -> Iterator[Read]:
+    head = stream.peek(8192)[:8192]  # type: ignore[attr-defined]
+    if head.startswith(BOM):
+        stream.read(len(BOM))
+        head = head[len(BOM) :]
+    first = head.lstrip()[:1]
+    if not head.strip():
+        return  # an empty file holds no events
+    if first not in (b"{", b"[") and b"\x00" in head:
+        raise SourceError(f"{name}: is not JSON text (binary data at the start)")
+    if first == b"[":
+        yield from _read_values(stream, name, array=True)
+        return
+    if first == b"{":
+        line = stream.peek(CHUNK)  # type: ignore[attr-defined]
+        newline = line.find(b"\n")
+        if newline < 0 or _parses(line[:newline]):
+            yield from _read_lines(stream, name)
+        else:
+            yield from _read_values(stream, name, array=False)
+        return
+    yield from _read_lines(stream, name)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+        return True
+    except orjson.JSONDecodeError:
+        try:
+            json.loads(line)
+            return True
+        except (ValueError, RecursionError):
+            return False
+
+
+def _read_lines(stream: IO[bytes], name: str) -> Iterator[Read]:
+    """NDJSON: one value per line; a bad line is an item with ``error`` set, never the end of the file."""
+    for number, line in enumerate(stream, start=1):
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM) :]
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            try:
+                value = loads(line)
+            except JSONError as error:
+                yield Incoming(None, _text(line.rstrip(b"\r\n")), name, number, str(error))
+                continue
+        yield from _expand(value, line, name, number)
+
+
+def _expand(value: Any, raw: bytes | str | None, name: str, number: int) -> Iterator[Read]:
+    if is_delivery_envelope(value):
+        delivery, items = parse_envelope(value, ref=f"{name}:{number}", headers=None)
+        yield EnvelopeRead(delivery, items)
+    elif isinstance(value, dict):
+        yield Incoming(value, None, name, number)
+    else:
+        text = _text(raw.rstrip(b"\r\n")) if isinstance(raw, bytes) else raw
+        yield Incoming(value, text, name, number)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _read_values(stream: IO[bytes], name: str, *, array: bool) -> Iterator[Read]:
+    """A JSON array (``array=True``) or a sequence of concatenated JSON values, streamed value by value."""
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    reader = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
+    buffer = ""
+    pos = 0
+    line = 1
+    eof = False
+
+    def fill() -> bool:
+        nonlocal buffer, pos, eof
+        if eof:
+            return False
+        chunk = reader.read(CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        buffer = buffer[pos:] + chunk
+        pos = 0
+        return True
+
+    def skip_space() -> None:
+        nonlocal pos, line
+        while True:
+            end = len(buffer)
+            while pos < end and buffer[pos] in " \t\r\n\ufeff":
+                if buffer[pos] == "\n":
+                    line += 1
+                pos += 1
+            if pos < end or not fill():
+                return
+
+    fill()
+    skip_space()
+    if array:
+        pos += 1  # the "["
+    while True:
+        skip_space()
+        if pos >= len(buffer):
+            if array:
+                yield Incoming(None, None, name, line, "the file ends inside the JSON array (truncated?)")
+            return
+        if array and buffer[pos] == "]":
+            return
+        start_line = line
+        while True:
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+                if end < len(buffer) or eof or not fill():
+                    break
+                continue  # a bare number may go on in the next chunk: decode again with more text
+            except json.JSONDecodeError as error:
+                if not eof and len(buffer) - pos < MAX_VALUE and fill():
+                    continue
+                reason = f"not JSON: {error.msg} (line {start_line + buffer.count(chr(10), pos, error.pos)})"
+                if eof and (error.msg.startswith("Unterminated") or error.pos >= len(buffer.rstrip()) - 1):
+                    reason = "not JSON: the file ends inside a JSON value (truncated?)"
+                yield Incoming(None, buffer[pos : pos + 2000], name, start_line, reason)
+                return
+            except RecursionError:
+                yield Incoming(None, buffer[pos : pos + 2000], name, start_line, "not JSON: nested too deeply")
+                return
+        raw = buffer[pos:end]
+        line += raw.count("\n")
+        pos = end
+        yield from _expand(value, raw, name, start_line)
+        skip_space()
+        if array:
+            if pos < len(buffer) and buffer[pos] == ",":
+                pos += 1
+            elif pos < len(buffer) and buffer[pos] == "]":
+                return
+            elif pos >= len(buffer):
+                yield Incoming(None, None, name, line, "the file ends inside the JSON array (truncated?)")
+                return
+            else:
+                yield Incoming(None, buffer[pos : pos + 200], name, line, f"not JSON: expected ',' or ']' at line {line}")
+                return
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
