@@ -123,6 +123,61 @@ class _Seen:
         self.count += 1
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A keyed event ready to write: its payload text and its projection rows."""
+
+    item: Incoming
+    payload: str
+    event_type: str | None
+    flat: FlatEvent
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """The CPU half of ``Archive.append``: keyed, serialised and flattened, not yet checked against the DB."""
+
+    seen: int
+    duplicates: int
+    rejects: list[tuple[Incoming, str | None, str]]
+    candidates: dict[str, Prepared]
+    positions: list[tuple[int, str]]
+
+
+def prepare(items: Sequence[Incoming]) -> PreparedBatch:
+    """Key, serialise and flatten a batch. Pure: no database, so it can run in a worker thread while the
+    previous batch is being written."""
+    rejects: list[tuple[Incoming, str | None, str]] = []
+    candidates: dict[str, Prepared] = {}
+    positions: list[tuple[int, str]] = []
+    duplicates = 0
+    for position, item in enumerate(items, start=1):
+        reason = keying_error(item)
+        if reason is not None:
+            rejects.append((item, None, reason))
+            continue
+        uuid = item.event["uuid"]
+        positions.append((item.line or position, uuid))
+        earlier = candidates.get(uuid)
+        if earlier is None:
+            payload, safe_event = storable(item.event)
+            candidates[uuid] = Prepared(item, payload, _scalar_text(safe_event.get("eventType")), safe_flatten(safe_event))
+        elif canonical(earlier.item.event) == canonical(item.event):
+            duplicates += 1
+        else:
+            rejects.append((item, uuid, _conflict(uuid)))
+    return PreparedBatch(len(items), duplicates, rejects, candidates, positions)
+
+
+def safe_flatten(event: dict[str, Any]) -> FlatEvent:
+    """``flatten_event``, except that a flattening bug gives a minimal row instead of losing the event."""
+    try:
+        return flatten_event(event)
+    except Exception:
+        log.exception("could not flatten event %s; it is archived, its projection is minimal", event.get("uuid"))
+        return _minimal(event)
+
+
 def _upsert_sql(table: str, key: str, extra: Sequence[str]) -> str:
     newer = (
         f"(coalesce(excluded.last_seen, ''), excluded.last_uuid) > "
@@ -147,10 +202,10 @@ def _upsert_sql(table: str, key: str, extra: Sequence[str]) -> str:
 
 _PHONE_EXTRA = ("phone_id", "country_calling_code", "phone_country")
 _SQL = {
-    "events": f"INSERT INTO events (rowid, {', '.join(EVENT_COLUMNS)}) VALUES (?{', ?' * len(EVENT_COLUMNS)})",
-    "targets": f"INSERT INTO targets ({', '.join(TARGET_COLUMNS)}) VALUES ({', '.join('?' * len(TARGET_COLUMNS))})",
-    "debug_data": f"INSERT INTO debug_data ({', '.join(DEBUG_COLUMNS)}) VALUES ({', '.join('?' * len(DEBUG_COLUMNS))})",
-    "ip_chain": f"INSERT INTO ip_chain ({', '.join(IP_CHAIN_COLUMNS)}) VALUES ({', '.join('?' * len(IP_CHAIN_COLUMNS))})",
+    "events": f"INSERT INTO events (id, {', '.join(EVENT_COLUMNS)}) VALUES (?{', ?' * len(EVENT_COLUMNS)})",
+    "targets": f"INSERT INTO targets (event_id, {', '.join(TARGET_COLUMNS)}) VALUES (?{', ?' * len(TARGET_COLUMNS)})",
+    "debug_data": f"INSERT INTO debug_data (event_id, {', '.join(DEBUG_COLUMNS)}) VALUES (?{', ?' * len(DEBUG_COLUMNS)})",
+    "ip_chain": f"INSERT INTO ip_chain (event_id, {', '.join(IP_CHAIN_COLUMNS)}) VALUES (?{', ?' * len(IP_CHAIN_COLUMNS)})",
     "events_fts": f"INSERT INTO events_fts (rowid, {', '.join(SEARCH_COLUMNS)}) VALUES (?{', ?' * len(SEARCH_COLUMNS)})",
     "actors": _upsert_sql("actors", "id", ()),
     "users": _upsert_sql("users", "id", ()),
@@ -343,37 +398,32 @@ class Archive:
         delivery: Delivery | None = None,
     ) -> BatchResult:
         """Archive a batch in one transaction; see the module docstring. Returns what happened."""
-        result = BatchResult(seen=len(items))
-        now = utcnow()
-        rejects: list[tuple[Incoming, str | None, str]] = []
-        batch: dict[str, Incoming] = {}
-        positions: list[tuple[int, str]] = []
-        for position, item in enumerate(items, start=1):
-            reason = keying_error(item)
-            if reason is not None:
-                rejects.append((item, None, reason))
-                continue
-            uuid = item.event["uuid"]
-            positions.append((item.line or position, uuid))
-            earlier = batch.get(uuid)
-            if earlier is None:
-                batch[uuid] = item
-            elif canonical(earlier.event) == canonical(item.event):
-                result.duplicates += 1
-            else:
-                rejects.append((item, uuid, _conflict(uuid)))
+        return self.write(prepare(items), run_id=run_id, kind=kind, cursor=cursor, delivery=delivery)
 
+    def write(
+        self,
+        batch: PreparedBatch,
+        *,
+        run_id: int,
+        kind: SourceKind,
+        cursor: Cursor | None = None,
+        delivery: Delivery | None = None,
+    ) -> BatchResult:
+        """Commit a batch made by ``prepare`` (which may run in another thread) in one transaction."""
+        result = BatchResult(seen=batch.seen, duplicates=batch.duplicates)
+        rejects = list(batch.rejects)
+        now = utcnow()
         with self._transaction():
-            existing = self._existing(list(batch))
-            new: list[Incoming] = []
-            for uuid, item in batch.items():
+            existing = self._existing(list(batch.candidates))
+            new: list[Prepared] = []
+            for uuid, prepared in batch.candidates.items():
                 archived = existing.get(uuid)
                 if archived is None:
-                    new.append(item)
-                elif canonical(loads(archived)) == canonical(item.event):
+                    new.append(prepared)
+                elif canonical(loads(archived)) == canonical(prepared.item.event):
                     result.duplicates += 1
                 else:
-                    rejects.append((item, uuid, _conflict(uuid)))
+                    rejects.append((prepared.item, uuid, _conflict(uuid)))
             result.inserted = len(new)
             result.rejected = len(rejects)
             if new:
@@ -381,7 +431,7 @@ class Archive:
             if rejects:
                 self._insert_rejects(rejects, run_id=run_id, kind=kind, now=now)
             if delivery is not None:
-                self._insert_delivery(delivery, positions, run_id=run_id, kind=kind, now=now)
+                self._insert_delivery(delivery, batch.positions, run_id=run_id, kind=kind, now=now)
             if cursor is not None:
                 self.conn.execute(
                     "INSERT INTO sync_state (org, query, next_url, updated_at, ingest_run) VALUES (?, ?, ?, ?, ?) "
@@ -404,33 +454,29 @@ class Archive:
             found.update(self.conn.execute(sql, chunk).fetchall())
         return found
 
-    def _insert_new(self, new: list[Incoming], *, run_id: int, kind: str, now: str) -> None:
+    def _insert_new(self, new: list[Prepared], *, run_id: int, kind: str, now: str) -> None:
         next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM raw_events").fetchone()[0]
         raw_rows = []
-        projected: list[tuple[int, dict[str, Any]]] = []
-        for offset, item in enumerate(new):
-            event = item.event
-            payload, safe_event = storable(event)
-            raw_id = next_id + offset
+        for raw_id, prepared in enumerate(new, start=next_id):
+            flat = prepared.flat
             raw_rows.append(
                 (
                     raw_id,
-                    safe_event["uuid"],
-                    normalize_published(safe_event.get("published")),
-                    _scalar_text(safe_event.get("eventType")),
-                    payload,
+                    flat.event["uuid"],
+                    flat.event["published"],
+                    prepared.event_type,
+                    prepared.payload,
                     now,
                     kind,
-                    item.ref,
-                    item.line,
+                    prepared.item.ref,
+                    prepared.item.line,
                     run_id,
                 )
             )
-            projected.append((raw_id, safe_event))
         self.conn.executemany(_SQL["raw"], raw_rows)
-        self._project(projected)
+        self._project(enumerate((prepared.flat for prepared in new), start=next_id))
 
-    def _project(self, events: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    def _project(self, flats: Iterable[tuple[int, FlatEvent]]) -> None:
         """Insert the projection rows of already-archived events (in raw id order)."""
         event_rows: list[tuple[Any, ...]] = []
         target_rows: list[tuple[Any, ...]] = []
@@ -438,16 +484,11 @@ class Archive:
         chain_rows: list[tuple[Any, ...]] = []
         search_rows: list[tuple[Any, ...]] = []
         dimensions: dict[str, dict[str, _Seen]] = {"actors": {}, "users": {}, "phones": {}}
-        for raw_id, event in events:
-            try:
-                flat = flatten_event(event)
-            except Exception:  # a flattening bug must never lose the raw event
-                log.exception("could not flatten event %s; it is archived, its projection is minimal", event.get("uuid"))
-                flat = _minimal(event)
+        for raw_id, flat in flats:
             event_rows.append((raw_id, *flat.event_row()))
-            target_rows.extend(flat.targets)
-            debug_rows.extend(flat.debug_data)
-            chain_rows.extend(flat.ip_chain)
+            target_rows.extend((raw_id, *row) for row in flat.targets)
+            debug_rows.extend((raw_id, *row) for row in flat.debug_data)
+            chain_rows.extend((raw_id, *row) for row in flat.ip_chain)
             search_rows.append((raw_id, *flat.search))
             for table, entity in (("actors", flat.actor), ("users", flat.user), ("phones", flat.phone)):
                 if entity is None:
@@ -527,7 +568,7 @@ class Archive:
                 rows = reader.fetchmany(batch_size)
                 if not rows:
                     break
-                self._project((raw_id, _decode_archived(payload)) for raw_id, payload in rows)
+                self._project((raw_id, safe_flatten(_decode_archived(payload))) for raw_id, payload in rows)
                 total += len(rows)
                 if on_progress is not None:
                     on_progress(len(rows))

@@ -14,6 +14,7 @@ older version is then rebuilt from its raw log.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -126,8 +127,8 @@ class FlatEvent:
     phone: Entity | None
 
     def event_row(self) -> tuple[Any, ...]:
-        row = self.event
-        return tuple(row[column] for column in EVENT_COLUMNS)
+        """The event row as a tuple in ``EVENT_COLUMNS`` order (``flatten_event`` builds the dict in it)."""
+        return tuple(self.event.values())
 
 
 # --- scalar helpers ---------------------------------------------------------------------------------------
@@ -136,12 +137,12 @@ class FlatEvent:
 def text(value: Any) -> str | None:
     """A string column: ``None`` for null, missing or the string ``"null"``; numbers and booleans as text;
     objects and arrays as compact JSON (so nothing is silently dropped)."""
+    if value.__class__ is str:  # the common case first: this runs ~50 times per event
+        return None if value == "null" or value == "" else value
     if value is None:
         return None
     if isinstance(value, str):
-        if value == "null" or value == "":
-            return None
-        return value
+        return None if value == "null" or value == "" else value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -310,6 +311,27 @@ def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any], uuid: str) ->
     return rows
 
 
+def phone_facts(raw_number: Any, raw_code: Any) -> tuple[str | None, str | None, str | None]:
+    """(normalised number, country calling code, ISO country) from what Okta logged.
+
+    The calling code is Okta's ``countryCallingCode`` when given, else derived from an E.164 number; the
+    country uses NANP area codes behind +1. Memoised: an org calls the same numbers again and again.
+    """
+    try:
+        return _phone_facts(raw_number, raw_code)
+    except TypeError:  # unhashable (an object where a string belongs)
+        return _phone_facts(text(raw_number), text(raw_code))
+
+
+@lru_cache(maxsize=65536)
+def _phone_facts(raw_number: Any, raw_code: Any) -> tuple[str | None, str | None, str | None]:
+    number = normalize_phone(raw_number)
+    code = text(raw_code)
+    code = code.lstrip("+") if code is not None else calling_code(number)
+    country = phone_country(number, code)[0] if (number or code) else None
+    return number, code, country
+
+
 def _provider(debug_data: Mapping[str, Any]) -> str | None:
     for key in PROVIDER_KEYS:
         value = text(debug_data.get(key))
@@ -318,7 +340,7 @@ def _provider(debug_data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _entity(kind: str, source: Mapping[str, Any], published: str | None, uuid: str) -> Entity | None:
+def _entity(source: Mapping[str, Any], published: str | None, uuid: str) -> Entity | None:
     entity_id = text(source.get("id"))
     if entity_id is None:
         return None
@@ -353,21 +375,15 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
     if user_target is None and actor_type == "User":
         # No User target: the actor is the person being called (OKTA.md section 3).
         user_target = actor
-    user = _entity("user", user_target, published, uuid) if user_target is not None else None
+    user = _entity(user_target, published, uuid) if user_target is not None else None
 
     phone_target = by_type.get("MobilePhone")
     if phone_target is not None:  # Classic Engine
         phone_id = text(phone_target.get("id"))
-        phone_number = normalize_phone(phone_target.get("alternateId"))
+        phone_number, code, country = phone_facts(phone_target.get("alternateId"), debug_data.get("countryCallingCode"))
     else:  # Identity Engine (or no phone at all)
         phone_id = None
-        phone_number = normalize_phone(debug_data.get("phoneNumber"))
-    code = text(debug_data.get("countryCallingCode"))
-    if code is not None:
-        code = code.lstrip("+")
-    else:
-        code = calling_code(phone_number)
-    country = phone_country(phone_number, code)[0] if (phone_number or code) else None
+        phone_number, code, country = phone_facts(debug_data.get("phoneNumber"), debug_data.get("countryCallingCode"))
 
     phone: Entity | None = None
     if phone_number is not None:
@@ -427,7 +443,7 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
         "threat_suspected": flag(debug_data.get("threatSuspected")),
         "rate_limit_subtype": text(debug_data.get("operationRateLimitSubtype")),
     }
-    actor_entity = _entity("actor", actor, published, uuid)
+    actor_entity = _entity(actor, published, uuid)
     search = (
         row["display_message"],
         actor_entity.alternate_id if actor_entity else None,

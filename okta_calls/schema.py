@@ -118,7 +118,7 @@ LOG_TRIGGERS: dict[str, str] = {
 }
 
 _EVENT_TYPES = {
-    "uuid": "TEXT PRIMARY KEY",
+    "uuid": "TEXT NOT NULL UNIQUE",
     "latitude": "REAL",
     "longitude": "REAL",
     "as_number": "INTEGER",
@@ -128,7 +128,9 @@ _EVENT_TYPES = {
 
 
 def _events_ddl() -> str:
-    columns = ",\n            ".join(f"{name} {_EVENT_TYPES.get(name, 'TEXT')}" for name in EVENT_COLUMNS)
+    columns = ",\n            ".join(
+        ["id INTEGER PRIMARY KEY"] + [f"{name} {_EVENT_TYPES.get(name, 'TEXT')}" for name in EVENT_COLUMNS]
+    )
     return f"CREATE TABLE IF NOT EXISTS events (\n            {columns}\n        )"
 
 
@@ -148,7 +150,8 @@ PROJECTION_TABLES: dict[str, str] = {
     "events": _events_ddl(),
     "targets": """
         CREATE TABLE IF NOT EXISTS targets (
-            uuid TEXT NOT NULL REFERENCES events(uuid),
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            uuid TEXT NOT NULL,
             position INTEGER NOT NULL,
             id TEXT,
             type TEXT,
@@ -156,18 +159,20 @@ PROJECTION_TABLES: dict[str, str] = {
             display_name TEXT,
             detail_entry TEXT,
             change_details TEXT,
-            PRIMARY KEY (uuid, position)
-        )""",
+            PRIMARY KEY (event_id, position)
+        ) WITHOUT ROWID""",
     "debug_data": """
         CREATE TABLE IF NOT EXISTS debug_data (
-            uuid TEXT NOT NULL REFERENCES events(uuid),
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            uuid TEXT NOT NULL,
             key TEXT NOT NULL,
             value TEXT,
-            PRIMARY KEY (uuid, key)
-        )""",
+            PRIMARY KEY (event_id, key)
+        ) WITHOUT ROWID""",
     "ip_chain": """
         CREATE TABLE IF NOT EXISTS ip_chain (
-            uuid TEXT NOT NULL REFERENCES events(uuid),
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            uuid TEXT NOT NULL,
             position INTEGER NOT NULL,
             ip TEXT,
             version TEXT,
@@ -178,8 +183,8 @@ PROJECTION_TABLES: dict[str, str] = {
             postal_code TEXT,
             latitude REAL,
             longitude REAL,
-            PRIMARY KEY (uuid, position)
-        )""",
+            PRIMARY KEY (event_id, position)
+        ) WITHOUT ROWID""",
     "actors": _DIMENSION.format(name="actors", key="id", extra=""),
     "users": _DIMENSION.format(name="users", key="id", extra=""),
     "phones": _DIMENSION.format(

@@ -30,7 +30,7 @@ def append(archive: Archive, *events: Any, **kwargs: Any):
 def dump(archive: Archive) -> dict[str, list[tuple[Any, ...]]]:
     """Every projection's content in a stable order (rowid included for events and FTS)."""
     order = {
-        "events": "rowid",
+        "events": "id",
         "targets": "uuid, position",
         "debug_data": "uuid, key",
         "ip_chain": "uuid, position",
@@ -41,7 +41,7 @@ def dump(archive: Archive) -> dict[str, list[tuple[Any, ...]]]:
     }
     out = {}
     for table, by in order.items():
-        select = "rowid, *" if table in ("events", "events_fts") else "*"
+        select = "rowid, *" if table == "events_fts" else "*"
         out[table] = archive.conn.execute(f"SELECT {select} FROM {table} ORDER BY {by}").fetchall()
     return out
 
@@ -63,7 +63,7 @@ def test_append_projects_every_table(archive: Archive) -> None:
     assert payload == (3, "file", "test", 3)
     # full-text search finds a user by name and by phone number
     hits = archive.conn.execute(
-        "SELECT e.uuid FROM events_fts JOIN events e ON e.rowid = events_fts.rowid WHERE events_fts MATCH 'grace'"
+        "SELECT e.uuid FROM events_fts JOIN events e ON e.id = events_fts.rowid WHERE events_fts MATCH 'grace'"
     ).fetchall()
     assert hits == [("9a1b2c3d-0002-11ef-8000-000000000002",)]
 

@@ -256,3 +256,9 @@ def test_scalar_helpers() -> None:
     assert text({"a": 1}) == '{"a":1}'
     assert number("1.5") == 1.5 and number("nan") is None and number(True) is None and number(10**400) is None
     assert integer("42") == 42 and integer(2**64) is None and integer(3.0) == 3 and integer("x") is None
+
+
+def test_event_row_is_in_column_order() -> None:
+    flat = flatten_event(load_fixture("classic_voice_call.json"))
+    assert list(flat.event) == list(EVENT_COLUMNS)
+    assert flat.event_row() == tuple(flat.event[c] for c in EVENT_COLUMNS)

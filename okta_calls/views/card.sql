@@ -25,7 +25,7 @@ SELECT
   d.source AS "Source",
   json_extract(r.payload, '$.debugContext.debugData') AS "Debug Data"
 FROM events e
-JOIN raw_events r ON r.uuid = e.uuid
+JOIN raw_events r ON r.id = e.id
 LEFT JOIN users u ON u.id = e.user_id
 LEFT JOIN phones p ON p.phone_number = e.phone_number
 LEFT JOIN delivery_events de ON de.uuid = e.uuid

@@ -1,0 +1,130 @@
+"""The real `okta-calls` command on real files: exit codes, summaries, stdin, progress, crash safety."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURES, load_fixture
+
+CLI = [sys.executable, "-m", "okta_calls.cli"]
+
+
+def okta_calls(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *map(str, args)], input=stdin.decode() if stdin else None,
+                          capture_output=True, text=True, timeout=300)
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+def ndjson(events: list[dict[str, object]]) -> bytes:
+    return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
+def test_ingest_files_and_exit_zero(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    done = okta_calls("ingest", db, FIXTURES / "classic_voice_call.json", FIXTURES / "ie_sms.json")
+    assert done.returncode == 0, done.stderr
+    assert "2 seen, 2 new, 0 duplicates, 0 rejected" in done.stdout
+    assert done.stderr == ""  # not a terminal: no progress bar
+    again = okta_calls("ingest", db, FIXTURES / "classic_voice_call.json")
+    assert again.returncode == 0 and "1 seen, 0 new, 1 duplicates" in again.stdout
+    assert count(db, "SELECT count(*) FROM raw_events") == 2
+
+
+def test_rejects_give_exit_3_and_point_at_the_table(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    src = tmp_path / "mixed.ndjson"
+    src.write_bytes(ndjson([load_fixture("ie_sms.json")]) + b"{broken\n" + ndjson([{"no": "uuid"}]))
+    done = okta_calls("ingest", db, src)
+    assert done.returncode == 3
+    assert "2 rejected" in done.stdout and "SELECT * FROM rejects" in done.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT source_ref, line, reason FROM rejects ORDER BY line").fetchall()
+    assert [(Path(r[0]).name, r[1]) for r in rows] == [("mixed.ndjson", 2), ("mixed.ndjson", 3)]
+    assert rows[0][2].startswith("not JSON") and rows[1][2] == "no uuid field"
+
+
+def test_unreadable_file_gives_exit_4_names_it_and_keeps_the_rest(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    done = okta_calls("ingest", db, tmp_path / "missing.json", FIXTURES / "ie_sms.json")
+    assert done.returncode == 4
+    assert "missing.json: no such file" in done.stderr
+    assert len([line for line in done.stderr.splitlines() if "missing.json" in line]) >= 1
+    assert count(db, "SELECT count(*) FROM raw_events") == 1
+    assert count(db, "SELECT count(*) FROM ingest_runs WHERE status = 'partial'") == 1
+
+
+def test_stdin_gzip(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    data = gzip.compress(ndjson([load_fixture("ie_sms.json"), load_fixture("classic_voice_call.json")]))
+    done = subprocess.run([*CLI, "ingest", str(db), "-"], input=data, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert count(db, "SELECT count(*) FROM raw_events WHERE source_ref = '<stdin>'") == 2
+
+
+def test_no_paths_is_a_usage_error(tmp_path: Path) -> None:
+    done = okta_calls("ingest", tmp_path / "x.db")
+    assert done.returncode == 2 and "give one or more files" in done.stderr
+
+
+def test_rebuild_and_status(tmp_path: Path) -> None:
+    db = tmp_path / "calls.db"
+    okta_calls("ingest", db, *(FIXTURES / name for name in ("classic_voice_call.json", "ie_sms.json", "bare_minimum.json")))
+    before = sqlite3.connect(db).execute("SELECT * FROM events ORDER BY id").fetchall()
+    done = okta_calls("rebuild", db)
+    assert done.returncode == 0 and "rebuilt the projections of 3 events" in done.stdout
+    assert sqlite3.connect(db).execute("SELECT * FROM events ORDER BY id").fetchall() == before
+    status = okta_calls("status", db)
+    assert "raw_events: 3" in status.stdout and "(current)" in status.stdout
+
+
+def test_generate_is_deterministic_and_ingestible(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.ndjson", tmp_path / "b.ndjson.gz"
+    assert okta_calls("generate", 300, "--seed", 5, "-o", a).returncode == 0
+    assert okta_calls("generate", 300, "--seed", 5, "-o", b).returncode == 0
+    assert gzip.decompress(b.read_bytes()) == a.read_bytes()
+    db = tmp_path / "g.db"
+    done = okta_calls("ingest", db, b)
+    assert done.returncode == 0 and "300 seen, 300 new" in done.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_mid_import_loses_nothing_and_rerun_completes(tmp_path: Path) -> None:
+    """kill -9 in the middle of a big import, then run it again: every event exactly once."""
+    source = tmp_path / "events.ndjson"
+    assert okta_calls("generate", 60000, "--seed", 3, "-o", source).returncode == 0
+    total = sum(1 for _ in source.open("rb"))
+    db = tmp_path / "crash.db"
+    for delay in (1.0, 2.5):
+        process = subprocess.Popen([*CLI, "ingest", str(db), str(source), "--batch-size", "500"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not db.exists() or count(db, "SELECT count(*) FROM raw_events") == 0):
+            time.sleep(0.05)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        archived = count(db, "SELECT count(*) FROM raw_events")
+        assert 0 < archived < total, "the kill should land mid-import"
+        # everything committed is whole: projections match the raw log, counters match the data
+        assert count(db, "SELECT count(*) FROM events") == archived
+        assert count(db, "SELECT coalesce(sum(inserted), 0) FROM ingest_runs") == archived
+        assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    done = okta_calls("ingest", db, source)
+    assert done.returncode == 0, done.stderr
+    assert count(db, "SELECT count(*) FROM raw_events") == count(db, "SELECT count(DISTINCT uuid) FROM raw_events") == total
+    assert count(db, "SELECT count(*) FROM events") == total
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
