@@ -11,6 +11,7 @@ Exit codes (documented in the README):
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,22 +76,92 @@ def _summary(result: BatchResult, run_id: int) -> str:
     )
 
 
+# ---- API options shared by `ingest` (API mode) and `get` -------------------------------------------------
+_OKTA_OPTIONS = [
+    click.option("--org", envvar="OKTA_ORG_URL", show_envvar=True,
+                 help="Okta org URL, https://your-org.okta.com (http only for loopback addresses)."),
+    click.option("--token", envvar="OKTA_API_TOKEN", show_envvar=True,
+                 help="Okta API token, sent as SSWS (prefer the variable or auth.json: a flag shows in ps)."),
+    click.option("--client-id", envvar="OKTA_CLIENT_ID", show_envvar=True,
+                 help="OAuth 2.0 service app client id (with --private-key; scope okta.logs.read)."),
+    click.option("--private-key", envvar="OKTA_PRIVATE_KEY", show_envvar=True,
+                 type=click.Path(dir_okay=False, exists=True),
+                 help="PEM (or JWK) private key file of the service app, for the private_key_jwt assertion."),
+    click.option("--key-id", envvar="OKTA_KEY_ID", help="The key's kid, when the app has several keys."),
+    click.option("--auth", "auth_path", default="auth.json", show_default=True, type=click.Path(dir_okay=False),
+                 help="Credentials file written by `okta-calls auth` (used when no flag or variable is set)."),
+]
+
+
+def okta_options(command: Any) -> Any:
+    for option in reversed(_OKTA_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
+    """An OktaClient from the shared options, or a one-line ClickException."""
+    from .auth import client_from_options
+
+    source = click.get_current_context().get_parameter_source("auth_path")
+    try:
+        client, _ = client_from_options(
+            org=params["org"], token=params["token"], client_id=params["client_id"],
+            private_key=params["private_key"], key_id=params["key_id"], auth_path=params["auth_path"],
+            auth_path_explicit=source is not click.core.ParameterSource.DEFAULT,
+            **client_options,
+        )
+    except ValueError as error:  # CredentialsError, AuthFileError, InvalidOrgUrl
+        raise click.ClickException(str(error)) from None
+    return client
+
+
 @cli.command()
 @click.argument("db_path", type=click.Path(dir_okay=False))
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Events per transaction.")
+              help="Events per transaction (files).")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")
-def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool) -> None:
-    """Archive Okta System Log events into DB_PATH.
+@okta_options
+@click.option("--event-type", "event_types", multiple=True, metavar="TYPE",
+              help="API: only this eventType (repeatable). Default: every system.voice.* and system.sms.* event.")
+@click.option("--filter", "filter_expr", metavar="SCIM", help="API: any System Log filter expression.")
+@click.option("--all-events", is_flag=True, help="API: no filter at all.")
+@click.option("--since", metavar="TIME", help="API: start of a first run or a backfill (ISO 8601, or 7d/12h). "
+              "Default: 90 days back. A polling run that has a saved cursor resumes from it instead.")
+@click.option("--until", metavar="TIME", help="API: with --since, a bounded backfill that leaves the cursor alone.")
+@click.option("--follow", is_flag=True, help="API: keep polling; Ctrl-C or SIGTERM ends after the current page.")
+@click.option("--interval", default=15.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="API: seconds to wait after a short page with --follow.")
+@click.option("--max-share", default=0.8, show_default=True, type=click.FloatRange(0.01, 1.0),
+              help="API: never use more than this share of the org's per-minute rate limit bucket.")
+@click.option("--retry-budget", default=300.0, show_default=True, type=click.FloatRange(min=0),
+              help="API: seconds to keep retrying 5xx/timeouts/connection errors before giving up.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1000),
+              help="API: events per page.")
+def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool, **api: Any) -> None:
+    """Archive Okta System Log events into DB_PATH, from files or from the Okta API.
 
-    PATHS are files of NDJSON, JSON arrays, single events or Event Hook deliveries, optionally gzipped;
+    With PATHS: files of NDJSON, JSON arrays, single events or Event Hook deliveries, optionally gzipped;
     '-' reads stdin. The format is detected from the content.
+
+    Without PATHS: pull from {org}/api/v1/logs, following Okta's `next` links. Each page's events and its
+    `next` link are committed together, so a run can be killed at any moment and simply re-run.
     """
+    if paths:
+        _ingest_files(db_path, paths, batch_size=batch_size, silent=silent)
+        return
+    if not (api["org"] or api["token"] or api["client_id"] or os.path.exists(api["auth_path"])):
+        raise click.UsageError(
+            "give files to read ('-' for stdin), or an Okta org to pull from (--org / OKTA_ORG_URL with "
+            "--token, a service app, or an auth.json from `okta-calls auth`)"
+        )
+    _ingest_api(db_path, silent=silent, **api)
+
+
+def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, silent: bool) -> None:
     from .ingest import ingest_paths
 
-    if not paths:
-        raise click.UsageError("give one or more files to read ('-' for stdin)")
     with open_archive(db_path) as archive, progress_bar(silent, unit=" events", desc="ingest") as bar:
         summary = ingest_paths(
             archive,
@@ -103,13 +174,115 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool) 
         click.echo(f"error: {error}", err=True)
     if summary.file_errors:
         sys.exit(EXIT_FILES)
-    if summary.result.rejected:
-        click.echo(
-            f"{summary.result.rejected:,} events were rejected: "
-            f"SELECT * FROM rejects WHERE ingest_run = {summary.run_id}",
-            err=True,
-        )
+    _exit_on_rejects(summary.result, summary.run_id)
+
+
+def _exit_on_rejects(result: BatchResult, run_id: int) -> None:
+    if result.rejected:
+        click.echo(f"{result.rejected:,} events were rejected: SELECT * FROM rejects WHERE ingest_run = {run_id}",
+                   err=True)
         sys.exit(EXIT_REJECTS)
+
+
+def _ingest_api(db_path: str, *, silent: bool, **api: Any) -> None:
+    import threading
+
+    from .sources.okta_api import OktaError, OktaUnavailable, choose_filter
+    from .sync import parse_time_option, stop_on_signals, sync
+
+    try:
+        filter_expr = choose_filter(list(api["event_types"]) or None, api["filter_expr"], api["all_events"])
+        since = parse_time_option(api["since"]) if api["since"] else None
+        until = parse_time_option(api["until"]) if api["until"] else None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since (a bounded backfill)")
+    if until is not None and api["follow"]:
+        raise click.UsageError("--follow polls; it cannot be combined with --until")
+
+    stop = threading.Event()
+    with progress_bar(silent, unit=" events", desc="okta") as bar:
+        def on_wait(seconds: float, reason: str) -> None:
+            if not silent:
+                bar.write(f"okta-calls: waiting {seconds:.0f} s: {reason}", file=sys.stderr)
+
+        def on_progress(progress: Any) -> None:
+            bar.update(progress.page_events)
+            state = "caught up, next poll in {:.0f} s".format(progress.next_poll_in_s) if progress.caught_up else ""
+            bar.set_postfix_str(f"{progress.pages:,} pages, {progress.events_per_s:,.0f} events/s {state}".strip())
+
+        client = _okta_client(api, max_share=api["max_share"], retry_budget_s=api["retry_budget"],
+                              stop_event=stop, on_wait=on_wait)
+        with client, open_archive(db_path) as archive, stop_on_signals(
+            stop, on_signal=lambda name: bar.write(f"okta-calls: {name}: stopping after the current page",
+                                                   file=sys.stderr)
+        ):
+            try:
+                result = sync(archive, client, filter=filter_expr, since=since, until=until, limit=api["limit"],
+                              follow=api["follow"], interval=api["interval"], stop_event=stop,
+                              on_progress=on_progress)
+            except OktaUnavailable as error:
+                raise click.ClickException(f"{error}; the cursor is at the last saved page: re-run to resume") \
+                    from None
+            except OktaError as error:
+                raise click.ClickException(str(error)) from None
+    click.echo(f"{_summary(result.result, result.run_id)}; {result.pages:,} pages, "
+               f"{result.events_per_s:,.0f} events/s" + (" (interrupted; cursor saved)"
+                                                         if result.status == "interrupted" else ""))
+    _exit_on_rejects(result.result, result.run_id)
+
+
+@cli.command()
+@click.argument("path_and_query")
+@okta_options
+@click.option("--paginate", is_flag=True, help="Follow `next` links (stops at a short or empty page); NDJSON.")
+def get(path_and_query: str, paginate: bool, **api: Any) -> None:
+    """Print one authenticated raw GET, e.g. okta-calls get '/api/v1/logs?limit=5' (for debugging)."""
+    import json
+
+    from .sources.okta_api import OktaError
+
+    with _okta_client(api) as client:
+        try:
+            for response in client.iter_raw(path_and_query, paginate=paginate):
+                body = response.json()
+                if paginate and isinstance(body, list):
+                    for item in body:
+                        click.echo(json.dumps(item, ensure_ascii=False))
+                else:
+                    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        except OktaError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@cli.command("auth")
+@click.option("--auth", "auth_path", default="auth.json", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to save the credentials (mode 0600).")
+@click.option("--org", envvar="OKTA_ORG_URL", prompt="Okta org URL (https://your-org.okta.com)",
+              help="Okta org URL.")
+@click.option("--client-id", help="Save an OAuth service app (with --private-key) instead of an API token.")
+@click.option("--private-key", type=click.Path(dir_okay=False, exists=True),
+              help="The service app's private key file (its path is saved, not the key).")
+def auth_command(auth_path: str, org: str, client_id: str | None, private_key: str | None) -> None:
+    """Save Okta credentials to an auth.json that only you can read (the token is asked for, hidden)."""
+    from .auth import load_private_key, save_auth_file
+    from .sources.okta_api import validate_org_url
+
+    try:
+        data = {"okta_org_url": validate_org_url(org)}
+        if client_id or private_key:
+            if not (client_id and private_key):
+                raise click.UsageError("an OAuth service app needs both --client-id and --private-key")
+            with open(private_key, encoding="utf-8") as handle:
+                load_private_key(handle.read())  # refuse a bad key now, not at the first sync
+            data.update(okta_client_id=client_id, okta_private_key_path=os.path.abspath(private_key))
+        else:
+            data["okta_api_token"] = click.prompt("Okta API token", hide_input=True).strip()
+        path = save_auth_file(auth_path, data)
+    except (ValueError, OSError) as error:  # InvalidOrgUrl, CredentialsError, AuthFileError, unreadable files
+        raise click.ClickException(str(error)) from None
+    click.echo(f"saved {path} (mode 0600)")
 
 
 @cli.command()

@@ -22,7 +22,7 @@ from .sources.files import EnvelopeRead, SourceError, read_source
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 2000
 
 
 @dataclass(slots=True)

@@ -195,7 +195,7 @@ PROJECTION_TABLES: dict[str, str] = {
     "events_fts": (
         "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5("
         + ", ".join(SEARCH_COLUMNS)
-        + ", tokenize = 'unicode61')"
+        + ", tokenize = 'unicode61', detail = none)"
     ),
 }
 
@@ -234,7 +234,6 @@ INDEXES: tuple[Index, ...] = (
     Index("events", ("client_ip", "published")),
     Index("events", ("as_number",)),
     Index("targets", ("type", "id")),
-    Index("debug_data", ("key",)),
 )
 
 PROJECTIONS: tuple[str, ...] = tuple(PROJECTION_TABLES)
