@@ -14,7 +14,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -22,21 +21,19 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from . import __version__
-from .flatten import (
-    DEBUG_COLUMNS,
-    EVENT_COLUMNS,
-    IP_CHAIN_COLUMNS,
-    PROJECTION_VERSION,
-    SEARCH_COLUMNS,
-    TARGET_COLUMNS,
-    Entity,
-    FlatEvent,
-    flatten_event,
-    normalize_published,
+from .batch import (
+    Prepared,
+    PreparedBatch,
+    conflict_reason,
+    keying_error,
+    prepare,
+    safe_flatten,
 )
-from .jsonio import JSONError, canonical, dumps, loads, storable
+from .flatten import PROJECTION_VERSION, FlatEvent
+from .jsonio import canonical, dumps, loads, storable
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
 from .phones import CALLING_CODES, is_high_cost_destination
+from .projections import write_projections
 from .schema import (
     PAGE_SIZE,
     create_indexes,
@@ -61,161 +58,7 @@ class ArchiveBusy(ArchiveError):
     """Another writer held the database beyond the busy timeout. Nothing was written; try again."""
 
 
-def utcnow() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-@MIGRATIONS()
-def m001_archive(db: sqlite_utils.Database) -> None:
-    """The first schema: the log tables, the projections and their indexes."""
-    create_log_tables(db.conn)
-    create_projection_tables(db.conn)
-    create_indexes(db.conn)
-
-
-def keying_error(item: Incoming) -> str | None:
-    """Why ``item`` cannot be archived (it cannot be keyed by a uuid), or ``None`` when it can."""
-    if item.error is not None:
-        return f"not JSON: {item.error}"
-    event = item.event
-    if not isinstance(event, dict):
-        return f"not a JSON object (got {_json_kind(event)})"
-    uuid = event.get("uuid", _MISSING)
-    if uuid is _MISSING:
-        return "no uuid field"
-    if not isinstance(uuid, str):
-        return f"uuid is not a string (got {_json_kind(uuid)})"
-    if not uuid.strip():
-        return "uuid is empty"
-    return None
-
-
-_MISSING = object()
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-@dataclass(slots=True)
-class _Seen:
-    """An entity merged over several events: newest fields win, first/last seen, count."""
-
-    entity: Entity
-    first_seen: str | None
-    count: int
-
-    def merge(self, other: Entity) -> None:
-        if other.seen is not None and (self.first_seen is None or other.seen < self.first_seen):
-            self.first_seen = other.seen
-        if ((other.seen or ""), other.uuid) > ((self.entity.seen or ""), self.entity.uuid):
-            self.entity = other
-        self.count += 1
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A keyed event ready to write: its payload text, provenance and projection rows (not the parsed event,
-    which would double the memory a batch holds)."""
-
-    payload: str
-    ref: str
-    line: int | None
-    event_type: str | None
-    flat: FlatEvent
-
-    def as_incoming(self) -> Incoming:
-        return Incoming(loads(self.payload), self.payload, self.ref, self.line)
-
-
-@dataclass(slots=True)
-class PreparedBatch:
-    """The CPU half of ``Archive.append``: keyed, serialised and flattened, not yet checked against the DB."""
-
-    seen: int
-    duplicates: int
-    rejects: list[tuple[Incoming, str | None, str]]
-    candidates: dict[str, Prepared]
-    positions: list[tuple[int, str]]
-
-
-def prepare(items: Sequence[Incoming]) -> PreparedBatch:
-    """Key, serialise and flatten a batch. Pure: no database, so it can run in a worker thread while the
-    previous batch is being written."""
-    rejects: list[tuple[Incoming, str | None, str]] = []
-    candidates: dict[str, Prepared] = {}
-    positions: list[tuple[int, str]] = []
-    duplicates = 0
-    for position, item in enumerate(items, start=1):
-        reason = keying_error(item)
-        if reason is not None:
-            rejects.append((item, None, reason))
-            continue
-        uuid = item.event["uuid"]
-        positions.append((item.line or position, uuid))
-        earlier = candidates.get(uuid)
-        if earlier is None:
-            payload, safe_event = storable(item.event)
-            event_type = _scalar_text(safe_event.get("eventType"))
-            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, safe_flatten(safe_event))
-        elif canonical(loads(earlier.payload)) == canonical(item.event):
-            duplicates += 1
-        else:
-            rejects.append((item, uuid, _conflict(uuid)))
-    return PreparedBatch(len(items), duplicates, rejects, candidates, positions)
-
-
-def safe_flatten(event: dict[str, Any]) -> FlatEvent:
-    """``flatten_event``, except that a flattening bug gives a minimal row instead of losing the event."""
-    try:
-        return flatten_event(event)
-    except Exception:
-        log.exception("could not flatten event %s; it is archived, its projection is minimal", event.get("uuid"))
-        return _minimal(event)
-
-
-def _upsert_sql(table: str, key: str, extra: Sequence[str]) -> str:
-    newer = (
-        f"(coalesce(excluded.last_seen, ''), excluded.last_uuid) > "
-        f"(coalesce({table}.last_seen, ''), {table}.last_uuid)"
-    )
-    latest = ["type", "alternate_id", "display_name", *extra]
-    columns = [key, *latest, "first_seen", "last_seen", "event_count", "last_uuid"]
-    sets = [f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {table}.{c} END" for c in latest]
-    sets.append(
-        f"first_seen = CASE WHEN {table}.first_seen IS NULL OR excluded.first_seen < {table}.first_seen "
-        f"THEN excluded.first_seen ELSE {table}.first_seen END"
-    )
-    sets.append(f"event_count = {table}.event_count + excluded.event_count")
-    # last_seen/last_uuid last: the CASEs above compare against the old values.
-    sets.append(f"last_seen = CASE WHEN {newer} THEN excluded.last_seen ELSE {table}.last_seen END")
-    sets.append(f"last_uuid = CASE WHEN {newer} THEN excluded.last_uuid ELSE {table}.last_uuid END")
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        f"ON CONFLICT({key}) DO UPDATE SET {', '.join(sets)}"
-    )
-
-
-_PHONE_EXTRA = ("phone_id", "country_calling_code", "phone_country")
 _SQL = {
-    "events": f"INSERT INTO events (id, {', '.join(EVENT_COLUMNS)}) VALUES (?{', ?' * len(EVENT_COLUMNS)})",
-    "targets": f"INSERT INTO targets (event_id, {', '.join(TARGET_COLUMNS)}) VALUES (?{', ?' * len(TARGET_COLUMNS)})",
-    "debug_data": f"INSERT INTO debug_data (event_id, {', '.join(DEBUG_COLUMNS)}) VALUES (?{', ?' * len(DEBUG_COLUMNS)})",
-    "ip_chain": f"INSERT INTO ip_chain (event_id, {', '.join(IP_CHAIN_COLUMNS)}) VALUES (?{', ?' * len(IP_CHAIN_COLUMNS)})",
-    "events_fts": f"INSERT INTO events_fts (rowid, {', '.join(SEARCH_COLUMNS)}) VALUES (?{', ?' * len(SEARCH_COLUMNS)})",
-    "actors": _upsert_sql("actors", "id", ()),
-    "users": _upsert_sql("users", "id", ()),
-    "phones": _upsert_sql("phones", "phone_number", _PHONE_EXTRA),
     "raw": (
         "INSERT INTO raw_events (id, uuid, published, event_type, payload, first_seen_at, source_kind, "
         "source_ref, source_line, ingest_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -227,19 +70,16 @@ _SQL = {
 }
 
 
-def _dimension_row(seen: _Seen, extra: Sequence[str]) -> tuple[Any, ...]:
-    entity = seen.entity
-    return (
-        entity.key,
-        entity.type,
-        entity.alternate_id,
-        entity.display_name,
-        *(entity.id if name == "phone_id" else entity.extra.get(name) for name in extra),
-        seen.first_seen,
-        entity.seen,
-        seen.count,
-        entity.uuid,
-    )
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@MIGRATIONS()
+def m001_archive(db: sqlite_utils.Database) -> None:
+    """The first schema: the log tables, the projections and their indexes."""
+    create_log_tables(db.conn)
+    create_projection_tables(db.conn)
+    create_indexes(db.conn)
 
 
 class Archive:
@@ -431,7 +271,7 @@ class Archive:
                 elif canonical(loads(archived)) == canonical(loads(prepared.payload)):
                     result.duplicates += 1
                 else:
-                    rejects.append((prepared.as_incoming(), uuid, _conflict(uuid)))
+                    rejects.append((prepared.as_incoming(), uuid, conflict_reason(uuid)))
             result.inserted = len(new)
             result.rejected = len(rejects)
             if new:
@@ -486,35 +326,7 @@ class Archive:
 
     def _project(self, flats: Iterable[tuple[int, FlatEvent]]) -> None:
         """Insert the projection rows of already-archived events (in raw id order)."""
-        event_rows: list[tuple[Any, ...]] = []
-        target_rows: list[tuple[Any, ...]] = []
-        debug_rows: list[tuple[Any, ...]] = []
-        chain_rows: list[tuple[Any, ...]] = []
-        search_rows: list[tuple[Any, ...]] = []
-        dimensions: dict[str, dict[str, _Seen]] = {"actors": {}, "users": {}, "phones": {}}
-        for raw_id, flat in flats:
-            event_rows.append((raw_id, *flat.event_row()))
-            target_rows.extend((raw_id, *row) for row in flat.targets)
-            debug_rows.extend((raw_id, *row) for row in flat.debug_data)
-            chain_rows.extend((raw_id, *row) for row in flat.ip_chain)
-            search_rows.append((raw_id, *flat.search))
-            for table, entity in (("actors", flat.actor), ("users", flat.user), ("phones", flat.phone)):
-                if entity is None:
-                    continue
-                seen = dimensions[table].get(entity.key)
-                if seen is None:
-                    dimensions[table][entity.key] = _Seen(entity, entity.seen, 1)
-                else:
-                    seen.merge(entity)
-        execute = self.conn.executemany
-        execute(_SQL["events"], event_rows)
-        execute(_SQL["targets"], target_rows)
-        execute(_SQL["debug_data"], debug_rows)
-        execute(_SQL["ip_chain"], chain_rows)
-        execute(_SQL["events_fts"], search_rows)
-        for table, merged in dimensions.items():
-            extra = _PHONE_EXTRA if table == "phones" else ()
-            execute(_SQL[table], [_dimension_row(seen, extra) for seen in merged.values()])
+        write_projections(self.conn, flats)
 
     def _insert_rejects(
         self, rejects: list[tuple[Incoming, str | None, str]], *, run_id: int, kind: str, now: str
@@ -602,20 +414,4 @@ def _decode_archived(payload: str) -> dict[str, Any]:
     return storable(value)[1]
 
 
-def _conflict(uuid: str) -> str:
-    return f"uuid {uuid} is already archived with different content; the archived version is kept"
-
-
-def _scalar_text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None if value is None else str(value)
-
-
-def _minimal(event: dict[str, Any]) -> FlatEvent:
-    row = dict.fromkeys(EVENT_COLUMNS)
-    row["uuid"] = event["uuid"]
-    row["published"] = normalize_published(event.get("published"))
-    row["event_type"] = _scalar_text(event.get("eventType"))
-    return FlatEvent(row, [], [], [], (None,) * len(SEARCH_COLUMNS), None, None, None)
-
-
-__all__ = ["Archive", "ArchiveBusy", "ArchiveError", "JSONError", "keying_error"]
+__all__ = ["Archive", "ArchiveBusy", "ArchiveError", "PreparedBatch", "keying_error", "prepare"]

@@ -1,0 +1,135 @@
+"""Preparing a batch for the archive: keying, serialising and flattening, with no database.
+
+``prepare`` is the CPU half of ``Archive.append``; being pure, it can run in a reader thread while the
+previous batch is written (see ``okta_calls.ingest``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .flatten import (
+    EVENT_COLUMNS,
+    SEARCH_COLUMNS,
+    FlatEvent,
+    flatten_event,
+    normalize_published,
+)
+from .jsonio import canonical, loads, storable
+from .model import Incoming
+
+log = logging.getLogger(__name__)
+
+
+def keying_error(item: Incoming) -> str | None:
+    """Why ``item`` cannot be archived (it cannot be keyed by a uuid), or ``None`` when it can."""
+    if item.error is not None:
+        return f"not JSON: {item.error}"
+    event = item.event
+    if not isinstance(event, dict):
+        return f"not a JSON object (got {_json_kind(event)})"
+    uuid = event.get("uuid", _MISSING)
+    if uuid is _MISSING:
+        return "no uuid field"
+    if not isinstance(uuid, str):
+        return f"uuid is not a string (got {_json_kind(uuid)})"
+    if not uuid.strip():
+        return "uuid is empty"
+    return None
+
+
+_MISSING = object()
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A keyed event ready to write: its payload text, provenance and projection rows (not the parsed event,
+    which would double the memory a batch holds)."""
+
+    payload: str
+    ref: str
+    line: int | None
+    event_type: str | None
+    flat: FlatEvent
+
+    def as_incoming(self) -> Incoming:
+        return Incoming(loads(self.payload), self.payload, self.ref, self.line)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """The CPU half of ``Archive.append``: keyed, serialised and flattened, not yet checked against the DB."""
+
+    seen: int
+    duplicates: int
+    rejects: list[tuple[Incoming, str | None, str]]
+    candidates: dict[str, Prepared]
+    positions: list[tuple[int, str]]
+
+
+def prepare(items: Sequence[Incoming]) -> PreparedBatch:
+    """Key, serialise and flatten a batch. Pure: no database, so it can run in a worker thread while the
+    previous batch is being written."""
+    rejects: list[tuple[Incoming, str | None, str]] = []
+    candidates: dict[str, Prepared] = {}
+    positions: list[tuple[int, str]] = []
+    duplicates = 0
+    for position, item in enumerate(items, start=1):
+        reason = keying_error(item)
+        if reason is not None:
+            rejects.append((item, None, reason))
+            continue
+        uuid = item.event["uuid"]
+        positions.append((item.line or position, uuid))
+        earlier = candidates.get(uuid)
+        if earlier is None:
+            payload, safe_event = storable(item.event)
+            event_type = _scalar_text(safe_event.get("eventType"))
+            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, safe_flatten(safe_event))
+        elif canonical(loads(earlier.payload)) == canonical(item.event):
+            duplicates += 1
+        else:
+            rejects.append((item, uuid, conflict_reason(uuid)))
+    return PreparedBatch(len(items), duplicates, rejects, candidates, positions)
+
+
+def safe_flatten(event: dict[str, Any]) -> FlatEvent:
+    """``flatten_event``, except that a flattening bug gives a minimal row instead of losing the event."""
+    try:
+        return flatten_event(event)
+    except Exception:
+        log.exception("could not flatten event %s; it is archived, its projection is minimal", event.get("uuid"))
+        return _minimal(event)
+
+
+def conflict_reason(uuid: str) -> str:
+    return f"uuid {uuid} is already archived with different content; the archived version is kept"
+
+
+def _scalar_text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None if value is None else str(value)
+
+
+def _minimal(event: dict[str, Any]) -> FlatEvent:
+    row = dict.fromkeys(EVENT_COLUMNS)
+    row["uuid"] = event["uuid"]
+    row["published"] = normalize_published(event.get("published"))
+    row["event_type"] = _scalar_text(event.get("eventType"))
+    return FlatEvent(row, [], [], [], (None,) * len(SEARCH_COLUMNS), None, None, None)
