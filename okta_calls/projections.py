@@ -53,7 +53,7 @@ def _upsert_sql(table: str, key: str, extra: Sequence[str]) -> str:
         f"THEN excluded.first_seen ELSE {table}.first_seen END"
     )
     sets.append(f"event_count = {table}.event_count + excluded.event_count")
-    # last_seen/last_uuid last: the CASEs above compare against the old values.
+    # SQLite evaluates every SET expression against the old row, so `newer` means the same in each.
     sets.append(f"last_seen = CASE WHEN {newer} THEN excluded.last_seen ELSE {table}.last_seen END")
     sets.append(f"last_uuid = CASE WHEN {newer} THEN excluded.last_uuid ELSE {table}.last_uuid END")
     return (

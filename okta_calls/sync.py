@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from .archive import Archive, ArchiveError
+from .batch import PreparedBatch, prepare
 from .model import BatchResult, Cursor
 from .sources.okta_api import (
     DEFAULT_LIMIT,
@@ -94,17 +95,19 @@ class SyncResult:
 
 
 class _Prefetcher:
-    """Iterate a page generator one page ahead on a worker thread; errors surface in order."""
+    """Iterate a page generator one page ahead on a worker thread, which also prepares (keys and flattens)
+    the page for the archive while the previous one is written; errors surface in order."""
 
     def __init__(self, pages: Iterator[Page]) -> None:
         self._pages = pages
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="okta-prefetch")
-        self._future: Future[Page | None] | None = None
+        self._future: Future[tuple[Page, PreparedBatch] | None] | None = None
 
-    def _next(self) -> Page | None:
-        return next(self._pages, None)
+    def _next(self) -> tuple[Page, PreparedBatch] | None:
+        page = next(self._pages, None)
+        return None if page is None else (page, prepare(page.items))
 
-    def __iter__(self) -> Iterator[Page]:
+    def __iter__(self) -> Iterator[tuple[Page, PreparedBatch]]:
         self._future = self._executor.submit(self._next)
         while True:
             page = self._future.result()
@@ -189,14 +192,15 @@ def sync(
                 SyncProgress(outcome.pages, outcome.result, outcome.elapsed_s, page_events, caught_up, next_poll)
             )
 
-    def commit(page: Page) -> None:
+    def commit(page: Page, prepared: PreparedBatch | None = None) -> None:
         cursor = None
         if not bounded:
             if page.next_url is not None:
                 cursor = Cursor(org, key, page.next_url)
             else:
                 log.warning("Okta sent a polling page without a next link; the cursor stays where it was")
-        outcome.result.add(archive.append(page.items, run_id=run_id, kind="api", cursor=cursor))
+        batch = prepared if prepared is not None else prepare(page.items)
+        outcome.result.add(archive.write(batch, run_id=run_id, kind="api", cursor=cursor))
         outcome.pages += 1
         if cursor is not None:
             outcome.next_url = cursor.next_url
@@ -208,8 +212,8 @@ def sync(
             pages = client.pages(url)
             if prefetch:
                 with _Prefetcher(pages) as ahead:
-                    for page in ahead:
-                        commit(page)
+                    for page, prepared in ahead:
+                        commit(page, prepared)
                         last = page
                         if stop.is_set():
                             break
