@@ -6,7 +6,10 @@ previous batch is written (see ``okta_calls.ingest``).
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,3 +136,18 @@ def _minimal(event: dict[str, Any]) -> FlatEvent:
     row["published"] = normalize_published(event.get("published"))
     row["event_type"] = _scalar_text(event.get("eventType"))
     return FlatEvent(row, [], [], [], (None,) * len(SEARCH_COLUMNS), None, None, None)
+
+
+@contextmanager
+def fewer_gc_pauses(first_generation: int = 50_000) -> Iterator[None]:
+    """Run the cyclic garbage collector less often while batches are parsed and flattened.
+
+    Decoding and flattening allocate ~200 objects per event and none of them form cycles; at Python's default
+    threshold (700) the collector ran so often that it doubled the time of both. Restored on exit.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(first_generation, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)

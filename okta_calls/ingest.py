@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from .archive import Archive, PreparedBatch, prepare
+from .batch import fewer_gc_pauses
 from .model import BatchResult, Delivery, Incoming
 from .sources.files import EnvelopeRead, SourceError, read_source
 
@@ -123,6 +124,18 @@ def ingest_paths(
     Each batch commits on its own, so an interruption keeps everything before it and a re-run completes the
     rest without duplicates. An unreadable file is reported and the next one is read.
     """
+    with fewer_gc_pauses():
+        return _ingest(archive, paths, batch_size=batch_size, on_progress=on_progress, stdin=stdin)
+
+
+def _ingest(
+    archive: Archive,
+    paths: Sequence[str],
+    *,
+    batch_size: int,
+    on_progress: Callable[[BatchResult], None] | None,
+    stdin: IO[bytes] | None,
+) -> IngestSummary:
     summary = IngestSummary(run_id=archive.start_run("file", [("<stdin>" if p == "-" else p) for p in paths]))
     reader = _Reader(_batches(paths, batch_size, stdin))
     reader.start()

@@ -28,7 +28,7 @@ from types import FrameType
 from typing import Any
 
 from .archive import Archive, ArchiveError
-from .batch import PreparedBatch, prepare
+from .batch import PreparedBatch, fewer_gc_pauses, prepare
 from .model import BatchResult, Cursor
 from .sources.okta_api import (
     DEFAULT_LIMIT,
@@ -136,6 +136,7 @@ class _Prefetcher:
         self.close()
 
 
+@fewer_gc_pauses()
 def sync(
     archive: Archive,
     client: OktaClient,

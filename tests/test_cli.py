@@ -29,6 +29,14 @@ def count(db: Path, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
+def archived_so_far(db: Path) -> int:
+    """Events committed so far; 0 while the ingest has not yet created the file or its tables."""
+    try:
+        return count(db, "SELECT count(*) FROM raw_events") if db.exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 def ndjson(events: list[dict[str, object]]) -> bytes:
     return b"".join(json.dumps(e).encode() + b"\n" for e in events)
 
@@ -112,7 +120,7 @@ def test_kill_9_mid_import_loses_nothing_and_rerun_completes(tmp_path: Path) -> 
         process = subprocess.Popen([*CLI, "ingest", str(db), str(source), "--batch-size", "500"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not db.exists() or count(db, "SELECT count(*) FROM raw_events") == 0):
+        while time.monotonic() < deadline and archived_so_far(db) == 0:
             time.sleep(0.05)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
