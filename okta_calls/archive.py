@@ -29,11 +29,11 @@ from .batch import (
     prepare,
     safe_flatten,
 )
-from .flatten import PROJECTION_VERSION, FlatEvent
+from .flatten import PROJECTION_VERSION
 from .jsonio import canonical, dumps, loads, storable
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
 from .phones import CALLING_CODES, is_high_cost_destination
-from .projections import write_projections
+from .projections import Rows, rows_of, write_projections
 from .schema import (
     PAGE_SIZE,
     create_indexes,
@@ -306,12 +306,12 @@ class Archive:
         next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM raw_events").fetchone()[0]
         raw_rows = []
         for raw_id, prepared in enumerate(new, start=next_id):
-            flat = prepared.flat
+            event = prepared.rows.event  # EVENT_COLUMNS order: uuid, published, ...
             raw_rows.append(
                 (
                     raw_id,
-                    flat.event["uuid"],
-                    flat.event["published"],
+                    event[0],
+                    event[1],
                     prepared.event_type,
                     prepared.payload,
                     now,
@@ -322,11 +322,11 @@ class Archive:
                 )
             )
         self.conn.executemany(_SQL["raw"], raw_rows)
-        self._project(enumerate((prepared.flat for prepared in new), start=next_id))
+        self._project(enumerate((prepared.rows for prepared in new), start=next_id))
 
-    def _project(self, flats: Iterable[tuple[int, FlatEvent]]) -> None:
+    def _project(self, events: Iterable[tuple[int, Rows]]) -> None:
         """Insert the projection rows of already-archived events (in raw id order)."""
-        write_projections(self.conn, flats)
+        write_projections(self.conn, events)
 
     def _insert_rejects(
         self, rejects: list[tuple[Incoming, str | None, str]], *, run_id: int, kind: str, now: str
@@ -388,7 +388,7 @@ class Archive:
                 rows = reader.fetchmany(batch_size)
                 if not rows:
                     break
-                self._project((raw_id, safe_flatten(_decode_archived(payload))) for raw_id, payload in rows)
+                self._project((raw_id, rows_of(safe_flatten(_decode_archived(payload)))) for raw_id, payload in rows)
                 total += len(rows)
                 if on_progress is not None:
                     on_progress(len(rows))

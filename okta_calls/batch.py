@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .flatten import (
     EVENT_COLUMNS,
@@ -23,6 +23,7 @@ from .flatten import (
 )
 from .jsonio import canonical, loads, storable
 from .model import Incoming
+from .projections import Rows, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,15 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
-@dataclass(slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A keyed event ready to write: its payload text, provenance and projection rows (not the parsed event,
-    which would double the memory a batch holds)."""
+    which would double the memory a batch holds). Plain data, cheap to pickle."""
 
     payload: str
     ref: str
     line: int | None
     event_type: str | None
-    flat: FlatEvent
+    rows: Rows
 
     def as_incoming(self) -> Incoming:
         return Incoming(loads(self.payload), self.payload, self.ref, self.line)
@@ -103,9 +103,12 @@ def prepare(items: Sequence[Incoming]) -> PreparedBatch:
         positions.append((item.line or position, uuid))
         earlier = candidates.get(uuid)
         if earlier is None:
-            payload, safe_event = storable(item.event)
+            if item.raw is not None and "\n" not in item.raw:
+                payload, safe_event = item.raw, item.event  # the exact text received (see Incoming.raw)
+            else:
+                payload, safe_event = storable(item.event)
             event_type = _scalar_text(safe_event.get("eventType"))
-            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, safe_flatten(safe_event))
+            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, rows_of(safe_flatten(safe_event)))
         elif canonical(loads(earlier.payload)) == canonical(item.event):
             duplicates += 1
         else:

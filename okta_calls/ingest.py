@@ -2,19 +2,21 @@
 
 Sits above ``sources`` and ``archive`` and knows both; the CLI only parses options and prints.
 
-Two threads share the work (the machine has two cores): a reader thread parses and flattens batch N+1
-(``archive.prepare``, pure Python) while the calling thread writes batch N (``Archive.write``, SQLite, which
-releases the GIL while it works). A bounded queue keeps memory flat whatever the file size.
+Two processes share the work of a large import (the machine has two cores): a reader process parses and
+flattens batch N+1 (``batch.prepare``, pure Python) while this process writes batch N (``Archive.write``).
+A bounded queue between them keeps memory flat whatever the file size.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import queue
-import threading
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from .archive import Archive, PreparedBatch, prepare
 from .batch import fewer_gc_pauses
@@ -68,47 +70,61 @@ def _batches(paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None) -> 
             yield _Work(prepare(batch))
 
 
-class _Reader(threading.Thread):
-    """Runs ``_batches`` in a thread and hands the results over through a bounded queue."""
+_DONE = "done"
+PROCESS_THRESHOLD = 16 << 20  # inputs smaller than this are read in-process (a process costs ~0.3 s to start)
 
-    _DONE = object()
 
-    def __init__(self, work: Iterator[_Work]) -> None:
-        super().__init__(name="okta-calls-reader", daemon=True)
-        self._work = work
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=2)
-        self._stop = threading.Event()
+def _reader_main(paths: Sequence[str], batch_size: int, channel: Any) -> None:
+    """The reader process: parse and prepare every batch, hand each to the writer through ``channel``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides what an interrupt means
+    try:
+        with fewer_gc_pauses():
+            for work in _batches(paths, batch_size, None):
+                channel.put(work)
+        channel.put(_DONE)
+    except BaseException as error:  # noqa: BLE001 - reported to the writer, which raises it
+        channel.put(f"reader failed: {type(error).__name__}: {error}")
 
-    def run(self) -> None:
-        try:
-            for item in self._work:
-                if not self._put(item):
-                    return
-            self._put(self._DONE)
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            self._put(error)
 
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+class _ReaderProcess:
+    """Parses and flattens in a second process (the machine has two cores), so that the writer process only
+    writes. Python threads cannot do this: SQLite releases the GIL for every row it steps, and a busy reader
+    thread then makes the writer wait for it row after row."""
+
+    def __init__(self, paths: Sequence[str], batch_size: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._channel = context.Queue(maxsize=2)
+        self._process = context.Process(
+            target=_reader_main, args=(list(paths), batch_size, self._channel), name="okta-calls-reader", daemon=True
+        )
 
     def __iter__(self) -> Iterator[_Work]:
+        self._process.start()
         while True:
-            item = self._queue.get()
-            if item is self._DONE:
+            try:
+                item = self._channel.get(timeout=1.0)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise RuntimeError(f"the reader process died (exit code {self._process.exitcode})") from None
+                continue
+            if item == _DONE:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, _Work)
+            if isinstance(item, str):
+                raise RuntimeError(item)
             yield item
 
-    def stop(self) -> None:
-        self._stop.set()
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(timeout=5)
+        self._channel.close()
+
+
+def _use_process(paths: Sequence[str]) -> bool:
+    try:
+        return "-" not in paths and sum(os.path.getsize(path) for path in paths) >= PROCESS_THRESHOLD
+    except OSError:  # a missing file: read in-process, which reports it
+        return False
 
 
 def ingest_paths(
@@ -137,10 +153,10 @@ def _ingest(
     stdin: IO[bytes] | None,
 ) -> IngestSummary:
     summary = IngestSummary(run_id=archive.start_run("file", [("<stdin>" if p == "-" else p) for p in paths]))
-    reader = _Reader(_batches(paths, batch_size, stdin))
-    reader.start()
+    reader = _ReaderProcess(paths, batch_size) if _use_process(paths) else None
+    works = reader if reader is not None else _batches(paths, batch_size, stdin)
     try:
-        for work in reader:
+        for work in works:
             if work.error is not None:
                 log.error("%s", work.error)
                 summary.file_errors.append(work.error)
@@ -162,7 +178,8 @@ def _ingest(
             log.debug("could not record the failed run", exc_info=True)
         raise
     finally:
-        reader.stop()
+        if reader is not None:
+            reader.close()
     summary.status = "partial" if summary.file_errors else "ok"
     archive.finish_run(summary.run_id, summary.status, "; ".join(summary.file_errors) or None)
     archive.checkpoint()

@@ -17,8 +17,9 @@ class Incoming:
     """One item read from a source: a parsed event, or something that could not be parsed.
 
     ``event`` is the decoded JSON value (normally a dict) or ``None`` when the text was not JSON; in that case
-    ``error`` says why. ``raw`` is the text as received when the source has it (a file line, a page slice),
-    used for the rejects table; the archive serialises ``event`` itself for ``raw_events.payload``.
+    ``error`` says why. ``raw`` is the text as received when the source has it, for the rejects table. For an
+    object event, a one-line ``raw`` must be exactly the JSON text that orjson decoded ``event`` from: the
+    archive then stores it as ``raw_events.payload`` byte for byte; otherwise it serialises ``event``.
     ``ref`` names where it came from (a file path, an API URL without credentials, a hook delivery id) and
     ``line`` the line number in a file or the position in a page or delivery (1-based).
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .flatten import (
     DEBUG_COLUMNS,
@@ -24,18 +24,61 @@ from .flatten import (
 )
 
 
+class Rows(NamedTuple):
+    """Every projection row of one event as plain tuples, without the event's id (added when written).
+
+    Plain tuples are cheap to pickle, which matters: a reader process makes them and the writer process
+    receives them (``okta_calls.ingest``). An entity (actor, user, phone) is
+    ``(key, type, alternate_id, display_name, seen, uuid, *extra)``; a phone's extra is
+    ``(phone_id, country_calling_code, phone_country)``.
+    """
+
+    event: tuple[Any, ...]
+    targets: list[tuple[Any, ...]]
+    debug_data: list[tuple[Any, ...]]
+    ip_chain: list[tuple[Any, ...]]
+    search: tuple[Any, ...]
+    actor: tuple[Any, ...] | None
+    user: tuple[Any, ...] | None
+    phone: tuple[Any, ...] | None
+
+
+def _entity(entity: Entity | None, *extra: Any) -> tuple[Any, ...] | None:
+    if entity is None:
+        return None
+    return (entity.key, entity.type, entity.alternate_id, entity.display_name, entity.seen, entity.uuid, *extra)
+
+
+def rows_of(flat: FlatEvent) -> Rows:
+    """The ``Rows`` of a flattened event."""
+    phone = flat.phone
+    return Rows(
+        flat.event_row(),
+        flat.targets,
+        flat.debug_data,
+        flat.ip_chain,
+        flat.search,
+        _entity(flat.actor),
+        _entity(flat.user),
+        _entity(phone, phone.id, phone.extra.get("country_calling_code"), phone.extra.get("phone_country"))
+        if phone is not None
+        else None,
+    )
+
+
 @dataclass(slots=True)
 class _Seen:
     """An entity merged over several events: newest fields win, first/last seen, count."""
 
-    entity: Entity
+    entity: tuple[Any, ...]
     first_seen: str | None
     count: int
 
-    def merge(self, other: Entity) -> None:
-        if other.seen is not None and (self.first_seen is None or other.seen < self.first_seen):
-            self.first_seen = other.seen
-        if ((other.seen or ""), other.uuid) > ((self.entity.seen or ""), self.entity.uuid):
+    def merge(self, other: tuple[Any, ...]) -> None:
+        seen = other[4]
+        if seen is not None and (self.first_seen is None or seen < self.first_seen):
+            self.first_seen = seen
+        if ((seen or ""), other[5]) > ((self.entity[4] or ""), self.entity[5]):
             self.entity = other
         self.count += 1
 
@@ -75,44 +118,32 @@ _SQL = {
 }
 
 
-def _dimension_row(seen: _Seen, extra: Sequence[str]) -> tuple[Any, ...]:
+def _dimension_row(seen: _Seen) -> tuple[Any, ...]:
     entity = seen.entity
-    return (
-        entity.key,
-        entity.type,
-        entity.alternate_id,
-        entity.display_name,
-        *(entity.id if name == "phone_id" else entity.extra.get(name) for name in extra),
-        seen.first_seen,
-        entity.seen,
-        seen.count,
-        entity.uuid,
-    )
+    return (*entity[:4], *entity[6:], seen.first_seen, entity[4], seen.count, entity[5])
 
 
-
-
-def write_projections(conn: sqlite3.Connection, flats: Iterable[tuple[int, FlatEvent]]) -> None:
-    """Insert the projection rows of ``(events.id, FlatEvent)`` pairs, in id order, inside the caller's
+def write_projections(conn: sqlite3.Connection, events: Iterable[tuple[int, Rows]]) -> None:
+    """Insert the projection rows of ``(events.id, Rows)`` pairs, in id order, inside the caller's
     transaction."""
     event_rows: list[tuple[Any, ...]] = []
     target_rows: list[tuple[Any, ...]] = []
     debug_rows: list[tuple[Any, ...]] = []
     chain_rows: list[tuple[Any, ...]] = []
     search_rows: list[tuple[Any, ...]] = []
-    dimensions: dict[str, dict[str, _Seen]] = {"actors": {}, "users": {}, "phones": {}}
-    for raw_id, flat in flats:
-        event_rows.append((raw_id, *flat.event_row()))
-        target_rows.extend((raw_id, *row) for row in flat.targets)
-        debug_rows.extend((raw_id, *row) for row in flat.debug_data)
-        chain_rows.extend((raw_id, *row) for row in flat.ip_chain)
-        search_rows.append((raw_id, *flat.search))
-        for table, entity in (("actors", flat.actor), ("users", flat.user), ("phones", flat.phone)):
+    dimensions: tuple[dict[str, _Seen], ...] = ({}, {}, {})
+    for raw_id, rows in events:
+        event_rows.append((raw_id, *rows.event))
+        target_rows.extend((raw_id, *row) for row in rows.targets)
+        debug_rows.extend((raw_id, *row) for row in rows.debug_data)
+        chain_rows.extend((raw_id, *row) for row in rows.ip_chain)
+        search_rows.append((raw_id, *rows.search))
+        for merged, entity in zip(dimensions, (rows.actor, rows.user, rows.phone)):
             if entity is None:
                 continue
-            seen = dimensions[table].get(entity.key)
+            seen = merged.get(entity[0])
             if seen is None:
-                dimensions[table][entity.key] = _Seen(entity, entity.seen, 1)
+                merged[entity[0]] = _Seen(entity, entity[4], 1)
             else:
                 seen.merge(entity)
     execute = conn.executemany
@@ -121,6 +152,5 @@ def write_projections(conn: sqlite3.Connection, flats: Iterable[tuple[int, FlatE
     execute(_SQL["debug_data"], debug_rows)
     execute(_SQL["ip_chain"], chain_rows)
     execute(_SQL["events_fts"], search_rows)
-    for table, merged in dimensions.items():
-        extra = _PHONE_EXTRA if table == "phones" else ()
-        execute(_SQL[table], [_dimension_row(seen, extra) for seen in merged.values()])
+    for table, merged in zip(("actors", "users", "phones"), dimensions):
+        execute(_SQL[table], [_dimension_row(seen) for seen in merged.values()])

@@ -136,3 +136,18 @@ def test_kill_9_mid_import_loses_nothing_and_rerun_completes(tmp_path: Path) -> 
     assert count(db, "SELECT count(*) FROM raw_events") == count(db, "SELECT count(DISTINCT uuid) FROM raw_events") == total
     assert count(db, "SELECT count(*) FROM events") == total
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_payload_is_kept_as_received(tmp_path: Path) -> None:
+    """An NDJSON line is stored byte for byte (spacing, key order, "null" strings); a pretty-printed event,
+    whose layout is not part of its value, is stored compact."""
+    db = tmp_path / "calls.db"
+    line = '{"uuid": "as-received-1",  "published" : "2026-01-02T03:04:05.678Z", "client": {"zone": "null"}, "z": 1, "a": [1.50, 2e3]}'
+    (tmp_path / "one.ndjson").write_text(line + "\r\n")
+    pretty = {"uuid": "as-received-2", "b": {"c": [1, 2]}, "a": None}
+    (tmp_path / "two.json").write_text(json.dumps(pretty, indent=4))
+    assert okta_calls("ingest", db, tmp_path / "one.ndjson", tmp_path / "two.json").returncode == 0
+    with sqlite3.connect(db) as conn:
+        payloads = dict(conn.execute("SELECT uuid, payload FROM raw_events"))
+    assert payloads["as-received-1"] == line
+    assert payloads["as-received-2"] == '{"uuid":"as-received-2","b":{"c":[1,2]},"a":null}'

@@ -144,21 +144,26 @@ def _read_lines(stream: IO[bytes], name: str) -> Iterator[Read]:
             continue
         try:
             value = orjson.loads(line)
+            exact = True
         except orjson.JSONDecodeError:
             try:
                 value = loads(line)
             except JSONError as error:
                 yield Incoming(None, _text(line.rstrip(b"\r\n")), name, number, str(error))
                 continue
-        yield from _expand(value, line, name, number)
+            exact = False
+        yield from _expand(value, line, name, number, exact=exact)
 
 
-def _expand(value: Any, raw: bytes | str | None, name: str, number: int) -> Iterator[Read]:
+def _expand(value: Any, raw: bytes | str | None, name: str, number: int, *, exact: bool = False) -> Iterator[Read]:
+    """One decoded value as items. ``exact``: ``raw`` is the line orjson decoded ``value`` from, so it is kept
+    as the event's payload, byte for byte as received."""
     if is_delivery_envelope(value):
         delivery, items = parse_envelope(value, ref=f"{name}:{number}", headers=None)
         yield EnvelopeRead(delivery, items)
     elif isinstance(value, dict):
-        yield Incoming(value, None, name, number)
+        text = raw.strip().decode() if exact and isinstance(raw, bytes) else None
+        yield Incoming(value, text, name, number)
     else:
         text = _text(raw.rstrip(b"\r\n")) if isinstance(raw, bytes) else raw
         yield Incoming(value, text, name, number)
