@@ -70,10 +70,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "rate_limit_subtype",
 )
 
-TARGET_COLUMNS = ("uuid", "position", "id", "type", "alternate_id", "display_name", "detail_entry", "change_details")
-DEBUG_COLUMNS = ("uuid", "key", "value")
+TARGET_COLUMNS = ("position", "id", "type", "alternate_id", "display_name", "detail_entry", "change_details")
+DEBUG_COLUMNS = ("key", "value")
 IP_CHAIN_COLUMNS = (
-    "uuid",
     "position",
     "ip",
     "version",
@@ -240,7 +239,7 @@ def normalize_published(value: Any) -> str | None:
 # --- the event --------------------------------------------------------------------------------------------
 
 
-def _targets(event: Mapping[str, Any], uuid: str) -> tuple[list[tuple[Any, ...]], dict[str, Mapping[str, Any]]]:
+def _targets(event: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str, Mapping[str, Any]]]:
     """All targets as rows, and the first target of each type (types are matched, never positions)."""
     raw = event.get("target")
     if isinstance(raw, dict):
@@ -254,7 +253,6 @@ def _targets(event: Mapping[str, Any], uuid: str) -> tuple[list[tuple[Any, ...]]
         target_type = text(target.get("type"))
         rows.append(
             (
-                uuid,
                 position,
                 text(target.get("id")),
                 target_type,
@@ -269,7 +267,7 @@ def _targets(event: Mapping[str, Any], uuid: str) -> tuple[list[tuple[Any, ...]]
     return rows, by_type
 
 
-def _debug_rows(debug_data: Mapping[str, Any], uuid: str) -> list[tuple[Any, ...]]:
+def _debug_rows(debug_data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     rows = []
     for key, value in debug_data.items():
         if value is None:
@@ -278,7 +276,7 @@ def _debug_rows(debug_data: Mapping[str, Any], uuid: str) -> list[tuple[Any, ...
             stored = value
         else:
             stored = dumps(value)
-        rows.append((uuid, key, stored))
+        rows.append((key, stored))
     return rows
 
 
@@ -294,7 +292,7 @@ def _geo(geo: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any], uuid: str) -> list[tuple[Any, ...]]:
+def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     chain = obj(event.get("request")).get("ipChain")
     if not isinstance(chain, list):
         # The Event Hooks documentation shows ipChain inside `client`.
@@ -305,7 +303,7 @@ def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any], uuid: str) ->
     for position, hop in enumerate(chain):
         hop = obj(hop)
         rows.append(
-            (uuid, position, text(hop.get("ip")), text(hop.get("version")), text(hop.get("source")))
+            (position, text(hop.get("ip")), text(hop.get("version")), text(hop.get("source")))
             + _geo(obj(hop.get("geographicalContext")))
         )
     return rows
@@ -368,7 +366,7 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
     auth_context = obj(event.get("authenticationContext"))
     security = obj(event.get("securityContext"))
     debug_data = obj(obj(event.get("debugContext")).get("debugData"))
-    target_rows, by_type = _targets(event, uuid)
+    target_rows, by_type = _targets(event)
 
     user_target = by_type.get("User")
     actor_type = text(actor.get("type"))
@@ -455,8 +453,8 @@ def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
     return FlatEvent(
         event=row,
         targets=target_rows,
-        debug_data=_debug_rows(debug_data, uuid),
-        ip_chain=_ip_chain(event, client, uuid),
+        debug_data=_debug_rows(debug_data),
+        ip_chain=_ip_chain(event, client),
         search=search,
         actor=actor_entity,
         user=user,

@@ -151,7 +151,6 @@ PROJECTION_TABLES: dict[str, str] = {
     "targets": """
         CREATE TABLE IF NOT EXISTS targets (
             event_id INTEGER NOT NULL REFERENCES events(id),
-            uuid TEXT NOT NULL,
             position INTEGER NOT NULL,
             id TEXT,
             type TEXT,
@@ -164,7 +163,6 @@ PROJECTION_TABLES: dict[str, str] = {
     "debug_data": """
         CREATE TABLE IF NOT EXISTS debug_data (
             event_id INTEGER NOT NULL REFERENCES events(id),
-            uuid TEXT NOT NULL,
             key TEXT NOT NULL,
             value TEXT,
             PRIMARY KEY (event_id, key)
@@ -172,7 +170,6 @@ PROJECTION_TABLES: dict[str, str] = {
     "ip_chain": """
         CREATE TABLE IF NOT EXISTS ip_chain (
             event_id INTEGER NOT NULL REFERENCES events(id),
-            uuid TEXT NOT NULL,
             position INTEGER NOT NULL,
             ip TEXT,
             version TEXT,
@@ -216,8 +213,6 @@ class Index:
 
 # Each index serves a filter, facet, sort or join that the Datasette pages and the canned queries use.
 INDEXES: tuple[Index, ...] = (
-    Index("raw_events", ("published",), projection=False),
-    Index("raw_events", ("ingest_run",), projection=False),
     Index("rejects", ("ingest_run",), projection=False),
     Index("delivery_events", ("uuid",), projection=False),
     Index("events", ("published",)),

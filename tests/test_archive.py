@@ -31,9 +31,9 @@ def dump(archive: Archive) -> dict[str, list[tuple[Any, ...]]]:
     """Every projection's content in a stable order (rowid included for events and FTS)."""
     order = {
         "events": "id",
-        "targets": "uuid, position",
-        "debug_data": "uuid, key",
-        "ip_chain": "uuid, position",
+        "targets": "event_id, position",
+        "debug_data": "event_id, key",
+        "ip_chain": "event_id, position",
         "actors": "id",
         "users": "id",
         "phones": "phone_number",

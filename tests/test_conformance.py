@@ -89,7 +89,7 @@ def test_sample_quirks_flatten(samples_dir: Path, tmp_path: Path) -> None:
         assert row("SELECT count(*) FROM events WHERE client_zone = 'null' OR client_ip = 'null'") == (0,)
         assert row("SELECT count(*) FROM raw_events WHERE payload LIKE '%\"zone\":\"null\"%'")[0] >= 1
         # the hook sample's ipChain sits inside `client`; it still lands in ip_chain
-        assert row("SELECT ip FROM ip_chain WHERE uuid = 'f1d0b993-cc19-11ed-a688-db22c99ef6c4'") == ("142.126.158.61",)
+        assert row("SELECT ip FROM ip_chain JOIN events ON events.id = ip_chain.event_id WHERE events.uuid = 'f1d0b993-cc19-11ed-a688-db22c99ef6c4'") == ("142.126.158.61",)
 
 
 def test_ip_address_actor_is_not_a_user(samples_dir: Path) -> None:

@@ -1,0 +1,147 @@
+"""``okta-calls receive``: the archive, the Event Hook ASGI app and uvicorn, glued together.
+
+The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
+``Archive.append(..., kind="hook", delivery=...)`` in its own ``BEGIN IMMEDIATE`` transaction, on the app's
+single writer thread, before Okta gets its 200. The archive's busy timeout is kept under Okta's 3 s so that a
+database held by another writer (an API sync, a rebuild) gives a 503, which Okta retries once, rather than a
+silent timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import uvicorn
+
+from .archive import Archive, ArchiveError
+from .model import BatchResult, Delivery, Incoming
+from .sources.hooks import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, DEFAULT_PATH, Commit, HookApp, check_options
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_PORT", "archive_commit", "serve_hooks"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8002
+DEFAULT_BUSY_TIMEOUT = 2.0  # seconds a delivery waits for another writer; Okta waits 3 s in all
+_LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
+
+
+def archive_commit(archive: Archive, run_id: int) -> Commit:
+    """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction."""
+
+    def commit(delivery: Delivery, items: list[Incoming]) -> BatchResult:
+        return archive.append(items, run_id=run_id, kind="hook", delivery=delivery)
+
+    return commit
+
+
+def serve_hooks(
+    db_path: str | os.PathLike[str],
+    *,
+    secret: str,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    path: str = DEFAULT_PATH,
+    max_body: int = DEFAULT_MAX_BODY,
+    log_level: str = "info",
+    auth_header: str = "Authorization",
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    deadline: float | None = DEFAULT_DEADLINE,
+) -> None:
+    """Serve the Event Hook endpoint for ``db_path`` until SIGINT/SIGTERM; blocks.
+
+    Only ``path`` and ``GET /health`` are served. Deliveries in flight when the signal arrives are committed
+    and answered before the process exits; the ingest run is then marked finished. Raises ``ArchiveError``
+    when the archive cannot be opened, ``ValueError`` (before touching the archive) when ``secret`` is empty or
+    ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the port is taken).
+    """
+    check_options(secret=secret, path=path, max_body=max_body)
+    _setup_logging(log_level)
+    archive = Archive(db_path, timeout=busy_timeout)
+    if archive.projections_stale:
+        log.warning("%s: the projections were built by another version; run 'okta-calls rebuild' when idle", db_path)
+    try:
+        run_id = archive.start_run("hook", [f"http://{host}:{port}{path}"])
+        app = HookApp(
+            archive_commit(archive, run_id),
+            secret=secret,
+            path=path,
+            max_body=max_body,
+            auth_header=auth_header,
+            deadline=deadline,
+        )
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,  # the app logs one line per delivery itself
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        log.info("receiving Okta Event Hook deliveries on http://%s:%d%s into %s", host, port, path, db_path)
+        status, error = "failed", None
+        try:
+            with _stop_signals_raise():
+                uvicorn.Server(config).run()
+            status = "ok"
+        except _Stopped as stop:
+            log.info("stopped by %s; every acknowledged delivery is committed", stop)
+            status = "ok"
+        except BaseException as failure:  # SystemExit when the port is taken, ...
+            error = f"{type(failure).__name__}: {failure}"
+            raise
+        finally:
+            app.close()
+            _finish(archive, run_id, status, error)
+    finally:
+        archive.close()
+
+
+class _Stopped(Exception):
+    """SIGINT or SIGTERM ended the server (uvicorn re-raises the signal once it has shut down)."""
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """While serving, make the signal uvicorn re-raises after its graceful shutdown an exception, not a kill.
+
+    Without this, SIGTERM's default action would end the process before the ingest run is marked finished.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _finish(archive: Archive, run_id: int, status: str, error: str | None) -> None:
+    try:
+        archive.finish_run(run_id, status=status, error=error)
+    except ArchiveError as failure:
+        log.warning("could not mark ingest run %d as %s: %s", run_id, status, failure)
+
+
+def _setup_logging(level: str) -> None:
+    """Let the package's INFO lines (one per delivery) through, with a handler if the caller set none."""
+    package = logging.getLogger("okta_calls")
+    package.setLevel(level.upper())
+    if not logging.getLogger().handlers and not package.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        package.addHandler(handler)
