@@ -346,9 +346,9 @@ class Archive:
         self, delivery: Delivery, positions: list[tuple[int, str]], *, run_id: int, kind: str, now: str
     ) -> None:
         cursor = self.conn.execute(
-            "INSERT INTO deliveries (event_id, event_time, source, event_type, event_type_version, "
+            "INSERT INTO deliveries (delivery_id, event_time, source, event_type, event_type_version, "
             "cloud_events_version, content_type, headers, extra, event_count, received_at, source_kind, ingest_run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(delivery_id) DO NOTHING",
             (
                 delivery.event_id,
                 delivery.event_time,
@@ -367,7 +367,7 @@ class Archive:
         )
         if cursor.rowcount:
             self.conn.executemany(
-                "INSERT OR IGNORE INTO delivery_events (event_id, position, uuid) VALUES (?, ?, ?)",
+                "INSERT OR IGNORE INTO delivery_events (delivery_id, position, uuid) VALUES (?, ?, ?)",
                 [(delivery.event_id, position, uuid) for position, uuid in positions],
             )
 

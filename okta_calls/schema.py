@@ -68,7 +68,7 @@ LOG_TABLES: dict[str, str] = {
         )""",
     "deliveries": """
         CREATE TABLE IF NOT EXISTS deliveries (
-            event_id TEXT PRIMARY KEY,
+            delivery_id TEXT PRIMARY KEY,
             event_time TEXT,
             source TEXT,
             event_type TEXT,
@@ -84,10 +84,10 @@ LOG_TABLES: dict[str, str] = {
         )""",
     "delivery_events": """
         CREATE TABLE IF NOT EXISTS delivery_events (
-            event_id TEXT NOT NULL REFERENCES deliveries(event_id),
+            delivery_id TEXT NOT NULL REFERENCES deliveries(delivery_id),
             position INTEGER NOT NULL,
             uuid TEXT NOT NULL REFERENCES raw_events(uuid),
-            PRIMARY KEY (event_id, position)
+            PRIMARY KEY (delivery_id, position)
         )""",
     "sync_state": """
         CREATE TABLE IF NOT EXISTS sync_state (

@@ -154,7 +154,7 @@ def test_delivery_envelope_recorded_once(archive: Archive) -> None:
     again = archive.append(items(*events), run_id=run, kind="hook", delivery=delivery)
     assert (first.inserted, again.inserted, again.duplicates) == (2, 0, 2)
     assert archive.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
-    assert archive.conn.execute("SELECT event_id, position, uuid FROM delivery_events ORDER BY position").fetchall() == [
+    assert archive.conn.execute("SELECT delivery_id, position, uuid FROM delivery_events ORDER BY position").fetchall() == [
         ("evt-1", 1, events[0]["uuid"]),
         ("evt-1", 2, events[1]["uuid"]),
     ]

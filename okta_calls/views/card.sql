@@ -3,7 +3,7 @@
 SELECT
   e.published AS "Date and Time",
   e.display_message AS "Message",
-  d.event_id AS "Event ID",
+  d.delivery_id AS "Event ID",
   e.event_type AS "Event Type",
   d.event_time AS "Event Time",
   e.version AS "Version",
@@ -30,4 +30,4 @@ LEFT JOIN users u ON u.id = e.user_id
 LEFT JOIN phones p ON p.phone_number = e.phone_number
 LEFT JOIN delivery_events de ON de.uuid = e.uuid
   AND de.rowid = (SELECT min(rowid) FROM delivery_events WHERE uuid = e.uuid)
-LEFT JOIN deliveries d ON d.event_id = de.event_id
+LEFT JOIN deliveries d ON d.delivery_id = de.delivery_id
