@@ -8,11 +8,12 @@ still an event: it is archived, not rejected.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
 
-__all__ = ["JSONError", "loads", "dumps", "canonical", "storable"]
+__all__ = ["JSONError", "canonical", "decode", "dumps", "loads", "storable"]
 
 
 class JSONError(ValueError):
@@ -23,18 +24,35 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# orjson turns integers beyond 64 bits into floats without a word; such text goes to the standard library.
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19,}")
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19,}")
+
+
+def decode(text: str | bytes) -> tuple[Any, bool]:
+    """Decode one JSON value: ``(value, fast)``.
+
+    ``fast`` is true when orjson decoded it, which guarantees the value is exact and holds no lone UTF-16
+    surrogates (so it can be written to SQLite as it is). Raise ``JSONError`` when the text is not JSON.
+    """
+    pattern = _LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS_TEXT
+    if pattern.search(text) is None:
+        try:
+            return orjson.loads(text), True
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(text, parse_constant=_reject_constant), False
+    except (ValueError, RecursionError, TypeError) as error:
+        reason = str(error) or type(error).__name__
+        if isinstance(error, RecursionError):
+            reason = "nested too deeply"
+        raise JSONError(reason.splitlines()[0][:200]) from None
+
+
 def loads(text: str | bytes) -> Any:
     """Decode one JSON value; raise ``JSONError`` with a one-line reason when it is not JSON."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as fast_error:
-        try:
-            return json.loads(text, parse_constant=_reject_constant)
-        except (ValueError, RecursionError, TypeError) as error:
-            reason = str(error) or type(error).__name__
-            if isinstance(error, RecursionError):
-                reason = "nested too deeply"
-            raise JSONError(reason.splitlines()[0][:200]) from fast_error
+    return decode(text)[0]
 
 
 def dumps(value: Any) -> str:

@@ -133,3 +133,11 @@ def test_array_elements_larger_than_a_chunk(tmp_path: Path) -> None:
 
 def test_empty_file(tmp_path: Path) -> None:
     assert list(read_source(write(tmp_path, "empty.json", b"  \n"))) == []
+
+
+def test_integers_beyond_64_bits_keep_their_value(tmp_path: Path) -> None:
+    """orjson would turn them into floats; they must come out exact."""
+    big = 123456789012345678901234567890
+    reads = list(read_source(write(tmp_path, "big.ndjson", b'{"uuid": "b", "n": %d, "m": -9223372036854775809}\n' % big)))
+    assert reads[0].event == {"uuid": "b", "n": big, "m": -9223372036854775809}
+    assert reads[0].raw is None  # not the fast path: the archive serialises the exact value itself

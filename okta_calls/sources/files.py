@@ -23,9 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import orjson
 
-from ..jsonio import JSONError, loads
+from ..jsonio import JSONError, decode
 from ..model import Delivery, Incoming
 from .envelope import is_delivery_envelope, parse_envelope
 
@@ -125,14 +124,10 @@ def _read_stream(stream: IO[bytes], name: str) -> Iterator[Read]:
 
 def _parses(line: bytes) -> bool:
     try:
-        orjson.loads(line)
+        decode(line)
         return True
-    except orjson.JSONDecodeError:
-        try:
-            json.loads(line)
-            return True
-        except (ValueError, RecursionError):
-            return False
+    except JSONError:
+        return False
 
 
 def _read_lines(stream: IO[bytes], name: str) -> Iterator[Read]:
@@ -143,21 +138,16 @@ def _read_lines(stream: IO[bytes], name: str) -> Iterator[Read]:
         if not line.strip():
             continue
         try:
-            value = orjson.loads(line)
-            exact = True
-        except orjson.JSONDecodeError:
-            try:
-                value = loads(line)
-            except JSONError as error:
-                yield Incoming(None, _text(line.rstrip(b"\r\n")), name, number, str(error))
-                continue
-            exact = False
+            value, exact = decode(line)
+        except JSONError as error:
+            yield Incoming(None, _text(line.rstrip(b"\r\n")), name, number, str(error))
+            continue
         yield from _expand(value, line, name, number, exact=exact)
 
 
 def _expand(value: Any, raw: bytes | str | None, name: str, number: int, *, exact: bool = False) -> Iterator[Read]:
-    """One decoded value as items. ``exact``: ``raw`` is the line orjson decoded ``value`` from, so it is kept
-    as the event's payload, byte for byte as received."""
+    """One decoded value as items. ``exact``: ``raw`` is the line that orjson decoded ``value`` from exactly,
+    so it is kept as the event's payload, byte for byte as received."""
     if is_delivery_envelope(value):
         delivery, items = parse_envelope(value, ref=f"{name}:{number}", headers=None)
         yield EnvelopeRead(delivery, items)
