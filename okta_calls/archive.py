@@ -192,9 +192,13 @@ class Archive:
     def _transaction(self) -> Iterator[None]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; roll back on any exception; SQLite errors become ArchiveError.
 
-        Inside ``transaction()`` it is a savepoint instead: a failed write leaves the writes before it."""
+        Inside ``transaction()`` it joins that transaction: a failure rolls back the whole group. (Not a
+        savepoint: SQLite would then copy every page a batch touches into a statement journal.)"""
         if self.conn.in_transaction:
-            yield from self._savepoint()
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise self._error(error, "write failed") from None
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -209,20 +213,6 @@ class Archive:
             if isinstance(error, sqlite3.Error):
                 raise self._error(error, "write failed") from None
             raise
-
-    def _savepoint(self) -> Iterator[None]:
-        self.conn.execute("SAVEPOINT okta_calls_write")
-        try:
-            yield
-        except BaseException as error:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK TO okta_calls_write")
-                self.conn.execute("RELEASE okta_calls_write")
-            if isinstance(error, sqlite3.Error):
-                raise self._error(error, "write failed") from None
-            raise
-        else:
-            self.conn.execute("RELEASE okta_calls_write")
 
     def _commit(self) -> None:
         deadline = time.monotonic() + self.timeout
