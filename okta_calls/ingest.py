@@ -81,15 +81,30 @@ PROCESS_THRESHOLD = 16 << 20  # inputs smaller than this are read in-process (a 
 
 
 def _reader_main(paths: Sequence[str], batch_size: int, channel: Any) -> None:
-    """The reader process: parse and prepare every batch, hand each to the writer through ``channel``."""
+    """The reader process: parse and prepare every batch, hand each to the writer through ``channel``.
+
+    Ends by itself when the writer is gone (killed with -9, say) instead of waiting on a full queue forever.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides what an interrupt means
+    writer = multiprocessing.parent_process()
+
+    def send(item: object) -> None:
+        while True:
+            try:
+                channel.put(item, timeout=1.0)
+                return
+            except queue.Full:
+                if writer is not None and not writer.is_alive():
+                    channel.cancel_join_thread()  # nobody will read what is buffered: don't wait to flush it
+                    os._exit(0)
+
     try:
         with fewer_gc_pauses():
             for work in _batches(paths, batch_size, None):
-                channel.put(work)
-        channel.put(_DONE)
+                send(work)
+        send(_DONE)
     except BaseException as error:  # noqa: BLE001 - reported to the writer, which raises it
-        channel.put(f"reader failed: {type(error).__name__}: {error}")
+        send(f"reader failed: {type(error).__name__}: {error}")
 
 
 class _ReaderProcess:

@@ -151,3 +151,28 @@ def test_payload_is_kept_as_received(tmp_path: Path) -> None:
         payloads = dict(conn.execute("SELECT uuid, payload FROM raw_events"))
     assert payloads["as-received-1"] == line
     assert payloads["as-received-2"] == '{"uuid":"as-received-2","b":{"c":[1,2]},"a":null}'
+
+
+@pytest.mark.slow
+def test_reader_process_ends_when_the_writer_is_killed(tmp_path: Path) -> None:
+    """A big import reads in a second process; kill -9 the writer and that reader must not linger."""
+    source = tmp_path / "big.ndjson"
+    assert okta_calls("generate", 20000, "--seed", 4, "-o", source).returncode == 0
+    assert source.stat().st_size > 16 << 20  # large enough for the reader process
+    process = subprocess.Popen([*CLI, "ingest", str(tmp_path / "r.db"), str(source)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    children: list[int] = []
+    while time.monotonic() < deadline and not children:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(pid) for pid in found]
+        time.sleep(0.05)
+    assert children, "the reader process did not start"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
+        time.sleep(0.2)
+    lingering = [pid for pid in children if os.path.exists(f"/proc/{pid}")
+                 and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    assert lingering == []
