@@ -286,6 +286,44 @@ def auth_command(auth_path: str, org: str, client_id: str | None, private_key: s
 
 
 @cli.command()
+@click.argument("db_path", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep loopback and put a TLS reverse proxy in front.")
+@click.option("--port", default=8002, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--path", "hook_path", default="/okta/event-hook", show_default=True,
+              help="The hook's URL path (the only path served besides GET /health).")
+@click.option("--secret-file", type=click.Path(dir_okay=False, exists=True),
+              help="File holding the hook secret (default: $OKTA_HOOK_SECRET).")
+@click.option("--auth-header", default="Authorization", show_default=True,
+              help="Header Okta sends the secret in (the hook's 'Authentication field').")
+@click.option("--max-body", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(1),
+              help="Largest request body in bytes; bigger ones get 413.")
+def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str | None,
+            auth_header: str, max_body: int) -> None:
+    """Receive Okta Event Hook deliveries into DB_PATH, committing each before answering 200.
+
+    Serves only the hook path and GET /health (never the Datasette UI). The secret comes from
+    OKTA_HOOK_SECRET or --secret-file; without one the command does not start.
+    """
+    from .receiver import serve_hooks
+
+    if secret_file:
+        with open(secret_file, encoding="utf-8") as handle:
+            secret = handle.read().strip()
+    else:
+        secret = os.environ.get("OKTA_HOOK_SECRET", "").strip()
+    if not secret:
+        raise click.UsageError("no Event Hook secret: set OKTA_HOOK_SECRET or pass --secret-file")
+    try:
+        serve_hooks(db_path, secret=secret, host=host, port=port, path=hook_path, max_body=max_body,
+                    auth_header=auth_header, log_level="info")
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command()
 @click.argument("db_path", type=click.Path(dir_okay=False, exists=True))
 @click.option("--silent", is_flag=True, help="No progress bar.")
 def rebuild(db_path: str, silent: bool) -> None:

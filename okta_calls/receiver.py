@@ -1,10 +1,10 @@
 """``okta-calls receive``: the archive, the Event Hook ASGI app and uvicorn, glued together.
 
 The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
-``Archive.append(..., kind="hook", delivery=...)`` in its own ``BEGIN IMMEDIATE`` transaction, on the app's
-single writer thread, before Okta gets its 200. The archive's busy timeout is kept under Okta's 3 s so that a
-database held by another writer (an API sync, a rebuild) gives a 503, which Okta retries once, rather than a
-silent timeout.
+``Archive.append(..., kind="hook", delivery=...)`` on the app's single writer thread before Okta gets its 200;
+deliveries that arrive while the writer is busy share one ``Archive.transaction()``. The
+archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
+rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def serve_hooks(
             max_body=max_body,
             auth_header=auth_header,
             deadline=deadline,
+            group=archive.transaction,
         )
         config = uvicorn.Config(
             app,

@@ -100,8 +100,8 @@ def parse_envelope(
     ``ref`` names where the envelope came from (a file path); ``None`` means an HTTP delivery, whose events are
     referenced as ``"hook:<eventId>"``. ``headers`` are the delivery's HTTP headers, passed as received: they
     are stored redacted (see ``redact_headers``; ``secret_headers`` names more headers to redact). Each event
-    keeps its 1-based position in ``data.events`` as ``line``. An event that is not a JSON object is passed on with ``error`` set, for the
-    archive's rejects table; keying the others (by ``uuid``) is the archive's job.
+    keeps its 1-based position in ``data.events`` as ``line``. An event that is not a JSON object is passed on
+    with ``error`` set, for the archive's rejects table; keying the others (by ``uuid``) is the archive's job.
 
     Raises ``EnvelopeError`` when ``obj`` is not an envelope.
     """

@@ -12,8 +12,13 @@ It serves exactly two things: the hook path and ``GET /health``. On the hook pat
   the answer is 503, so Okta's single retry fires (Okta gives up after 3 s, and never retries a 4xx).
 
 ``commit`` is blocking. It runs on ONE writer thread owned by the app (SQLite has a single writer), so the
-event loop stays free to accept and parse other deliveries meanwhile. The writer thread is shut down, after the
-commits in flight, when the ASGI lifespan ends or ``close()`` is called.
+event loop stays free to accept and parse other deliveries meanwhile. Deliveries that queue up while the writer
+is busy are committed together: the writer runs each one's ``commit`` inside one ``group()`` (for the archive,
+``Archive.transaction``: one ``BEGIN IMMEDIATE`` ... ``COMMIT``), and answers them all once that has
+committed. Under load this costs less per event and takes the write lock once per group instead of once per
+delivery. If the group fails because of one delivery, it is rolled back whole and its deliveries are committed
+one by one, so only the bad one fails; if the archive is unavailable, every delivery in it gets the error.
+The writer thread is shut down, after the commits queued, when the ASGI lifespan ends or ``close()`` is called.
 """
 
 from __future__ import annotations
@@ -21,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +42,7 @@ from okta_calls.jsonio import JSONError, loads
 from okta_calls.model import BatchResult, Delivery, Incoming
 from okta_calls.sources.envelope import EnvelopeError, parse_envelope
 
-__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PATH", "Commit", "HookApp", "check_options", "is_unavailable_error"]
+__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PATH", "Commit", "Group", "HookApp", "check_options", "is_unavailable_error"]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +51,13 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Commit = Callable[[Delivery, list[Incoming]], BatchResult]
+Group = Callable[[], AbstractContextManager[object]]
 
 DEFAULT_PATH = "/okta/event-hook"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 DEFAULT_DEADLINE = 2.5  # seconds; Okta waits 3 s for the answer
+DEFAULT_MAX_GROUP = 32  # deliveries committed in one transaction at most
 CHALLENGE_HEADER = b"x-okta-verification-challenge"
-# Bodies bigger than this are decoded on a worker thread so one big delivery does not stall the others.
-_DECODE_INLINE_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +106,136 @@ def is_unavailable_error(exc: BaseException) -> bool:
     return False
 
 
+@dataclass(slots=True)
+class _Job:
+    """One delivery waiting for the writer, and the future its request awaits."""
+
+    delivery: Delivery
+    items: list[Incoming]
+    future: Future[BatchResult]
+
+
+class _Writer:
+    """The single thread that runs ``commit``, a group of queued deliveries per transaction."""
+
+    def __init__(self, commit: Commit, group: Group, max_group: int) -> None:
+        self._commit = commit
+        self._group = group
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # A daemon: an app never closed must not keep the interpreter alive. A commit cut short by the exit is
+        # rolled back by SQLite, and its delivery was never acknowledged.
+        self._thread = threading.Thread(target=self._run, name="okta-hook-writer", daemon=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._seconds_per_delivery = 0.0  # moving average of the writer's time per delivery
+
+    def submit(self, delivery: Delivery, items: list[Incoming]) -> Future[BatchResult]:
+        """Queue a delivery; the future resolves once it is committed (or fails). Cancel it to withdraw it."""
+        job = _Job(delivery, items, Future())
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the hook writer is closed")
+            if self._thread.ident is None:
+                self._thread.start()
+            self._queue.put(job)
+        return job.future
+
+    @property
+    def seconds_per_delivery(self) -> float:
+        """The writer's recent time per delivery (a moving average; 0 until it has written one)."""
+        with self._lock:
+            return self._seconds_per_delivery
+
+    def _measured(self, seconds: float, deliveries: int) -> None:
+        per_delivery = seconds / deliveries
+        with self._lock:
+            previous = self._seconds_per_delivery
+            self._seconds_per_delivery = per_delivery if previous == 0 else 0.8 * previous + 0.2 * per_delivery
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the thread (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            jobs, stop = self._next_group()
+            live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+            if live:
+                started = time.perf_counter()
+                self._commit_group(live)
+                self._measured(time.perf_counter() - started, len(live))
+            if stop:
+                return
+
+    def _next_group(self) -> tuple[list[_Job], bool]:
+        """Wait for one job, then take whatever else is queued (up to ``max_group``); True when closing."""
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        jobs = [first]
+        while len(jobs) < self._max_group:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return jobs, True
+            jobs.append(job)
+        return jobs, False
+
+    def _commit_group(self, jobs: list[_Job]) -> None:
+        """Commit ``jobs`` in one ``group()``; if that fails for a reason of one delivery, one by one.
+
+        A failure inside the group rolls all of it back, so a bad delivery must not sink the others: they are
+        then committed alone. When the archive itself is unavailable (busy, disk full) they all fail at once.
+        """
+        try:
+            if len(jobs) > 1:
+                try:
+                    with self._group():
+                        results = [self._commit(job.delivery, job.items) for job in jobs]
+                except Exception as error:  # noqa: BLE001 - decided below
+                    if is_unavailable_error(error):
+                        for job in jobs:
+                            job.future.set_exception(error)
+                        return
+                    log.info("a group of %d deliveries failed (%s); committing them one by one", len(jobs), error)
+                else:
+                    for job, result in zip(jobs, results):
+                        job.future.set_result(result)
+                    return
+            for job in jobs:
+                try:
+                    job.future.set_result(self._commit(job.delivery, job.items))
+                except Exception as error:  # noqa: BLE001 - that delivery alone fails
+                    job.future.set_exception(error)
+        except BaseException as error:  # not an Exception: fail what is left, then let it end the thread
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            raise
+
+
 class HookApp:
     """ASGI application receiving Okta Event Hook deliveries and committing them through ``commit``.
 
     ``secret`` is the value Okta sends in the ``auth_header`` header (``Authorization`` unless configured
     otherwise in Okta). ``path`` is the hook path (a trailing slash is tolerated). ``max_body`` caps the request
     body in bytes. ``deadline`` is how long a delivery may wait for its commit (queueing included) before the
-    answer is 503; ``None`` waits for ever. A commit still running at the deadline completes anyway, and
-    Okta's retry of that delivery is then a harmless duplicate.
+    answer is 503; ``None`` waits for ever. A delivery still queued at its deadline is withdrawn; one whose
+    commit is already running completes anyway, and Okta's retry of it is then a harmless duplicate. When the
+    writer's backlog would already take more than half the deadline, a new delivery gets 503 at once, before
+    its body is read: under overload the receiver keeps answering the deliveries it accepts in time instead
+    of spending its CPU on work whose answer would come too late.
+    ``group`` makes one transaction of several commits (see the module docstring); without it each commit
+    stands alone. ``max_group`` caps the deliveries in one group.
     """
 
     def __init__(
@@ -117,20 +247,22 @@ class HookApp:
         max_body: int = DEFAULT_MAX_BODY,
         auth_header: str = "Authorization",
         deadline: float | None = DEFAULT_DEADLINE,
+        group: Group = nullcontext,
+        max_group: int = DEFAULT_MAX_GROUP,
     ) -> None:
         check_options(secret=secret, path=path, max_body=max_body)
-        self.commit = commit
         self.path = path.rstrip("/")
         self.max_body = max_body
         self.deadline = deadline
         self._secret = secret.encode("utf-8")
         self._auth_header = auth_header.lower().encode("latin-1")
         self._auth_header_name = auth_header
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="okta-hook-writer")
+        self._writer = _Writer(commit, group, max(1, max_group))
+        self._in_flight = 0  # deliveries admitted and not yet answered (only touched on the event loop)
 
     def close(self) -> None:
         """Stop the writer thread after the commits already queued (idempotent)."""
-        self._writer.shutdown(wait=True)
+        self._writer.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
@@ -174,14 +306,9 @@ class HookApp:
         return len(values) == 1 and hmac.compare_digest(values[0], self._secret)
 
     def _unauthorized(self, scope: Scope) -> _Answer:
-        client = scope.get("client") or ("?", 0)
-        log.warning(
-            "refused %s %s from %s: missing or wrong %s header",
-            scope["method"],
-            scope["path"],
-            client[0],
-            self._auth_header_name,
-        )
+        client = (scope.get("client") or ("?", 0))[0]
+        method, path, header = scope["method"], scope["path"], self._auth_header_name
+        log.warning("refused %s %s from %s: missing or wrong %s header", method, path, client, header)
         return _Answer(401, {"error": f"missing or wrong {self._auth_header_name} header"}, close=True)
 
     def _verify(self, scope: Scope) -> _Answer:
@@ -195,10 +322,22 @@ class HookApp:
         return _Answer(200, {"verification": challenges[0].decode("latin-1")})
 
     async def _deliver(self, scope: Scope, receive: Receive) -> _Answer:
-        """Read, decode, commit and acknowledge one delivery."""
+        """Authorize and admit one delivery (503 at once when the writer is too far behind), then handle it."""
         started = time.perf_counter()
         if not self._authorized(scope):
             return self._unauthorized(scope)
+        backlog = self._in_flight * self._writer.seconds_per_delivery
+        if self.deadline is not None and backlog > self.deadline / 2:
+            log.warning("refused a delivery: %d are in progress (about %.1f s of writing)", self._in_flight, backlog)
+            return _Answer(503, {"error": "too many deliveries at once; retry later"}, close=True)
+        self._in_flight += 1
+        try:
+            return await self._admitted(scope, receive, started)
+        finally:
+            self._in_flight -= 1
+
+    async def _admitted(self, scope: Scope, receive: Receive, started: float) -> _Answer:
+        """Read, decode, commit and acknowledge one delivery."""
         too_big = _Answer(413, {"error": f"body larger than {self.max_body} bytes"}, close=True)
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
@@ -209,10 +348,8 @@ class HookApp:
             log.warning("refused a delivery over %d bytes (no or wrong Content-Length)", self.max_body)
             return too_big
         try:
-            if len(body) > _DECODE_INLINE_LIMIT:
-                delivery, items = await asyncio.to_thread(self._decode, body, scope)
-            else:
-                delivery, items = self._decode(body, scope)
+            # Inline: orjson holds the GIL anyway (a 10 MiB body takes ~0.1 s; Okta's batches are small).
+            delivery, items = self._decode(body, scope)
         except _BadDelivery as problem:
             log.warning("refused a delivery of %d bytes: %s", len(body), problem)
             return _Answer(400, {"error": str(problem)})
@@ -229,52 +366,35 @@ class HookApp:
             raise _BadDelivery(f"body is not an Okta Event Hook delivery: {error}") from error
 
     async def _commit(self, delivery: Delivery, items: list[Incoming], started: float) -> _Answer:
-        loop = asyncio.get_running_loop()
-        pending = loop.run_in_executor(self._writer, self.commit, delivery, items)
+        pending = asyncio.wrap_future(self._writer.submit(delivery, items))
         try:
             result = await asyncio.wait_for(pending, self.deadline)
-        except asyncio.TimeoutError:
+        except Exception as error:  # noqa: BLE001 - every failure must become a 5xx answer
+            return self._failed(delivery, len(items), error, started)
+        counts = {"received": result.seen, "new": result.inserted, "duplicates": result.duplicates}
+        counts["rejected"] = result.rejected
+        line = "delivery %s: %d events, %d new, %d duplicates, %d rejected, %.1f ms"
+        log.info(line, delivery.event_id, *counts.values(), _ms_since(started))
+        return _Answer(200, counts)
+
+    def _failed(self, delivery: Delivery, events: int, error: Exception, started: float) -> _Answer:
+        """The 5xx answer, and its log line, for a delivery that was not (known to be) committed."""
+        ms = _ms_since(started)
+        if isinstance(error, asyncio.TimeoutError):  # before OSError: TimeoutError is one
             log.warning(
-                "delivery %s: %d events, no commit within %.1f s, answered 503 (a late commit makes the retry "
-                "a duplicate)",
-                delivery.event_id,
-                len(items),
-                self.deadline,
+                "delivery %s: %d events, no commit within %.1f s, answered 503", delivery.event_id, events, ms / 1e3
             )
             return _Answer(503, {"error": "the archive did not answer in time; retry later"})
-        except Exception as error:  # noqa: BLE001 - every failure must become a 5xx answer
-            ms = (time.perf_counter() - started) * 1000
-            if is_unavailable_error(error):
-                log.warning(
-                    "delivery %s: %d events, not stored (%s: %s), answered 503 after %.1f ms",
-                    delivery.event_id,
-                    len(items),
-                    type(error).__name__,
-                    error,
-                    ms,
-                )
-                return _Answer(503, {"error": "the archive is unavailable; retry later"})
-            log.exception("delivery %s: %d events, commit failed after %.1f ms", delivery.event_id, len(items), ms)
-            return _Answer(500, {"error": "internal error while storing the delivery"})
-        ms = (time.perf_counter() - started) * 1000
-        log.info(
-            "delivery %s: %d events, %d new, %d duplicates, %d rejected, %.1f ms",
-            delivery.event_id,
-            result.seen,
-            result.inserted,
-            result.duplicates,
-            result.rejected,
-            ms,
-        )
-        return _Answer(
-            200,
-            {
-                "received": result.seen,
-                "new": result.inserted,
-                "duplicates": result.duplicates,
-                "rejected": result.rejected,
-            },
-        )
+        if is_unavailable_error(error):
+            line = "delivery %s: %d events, not stored (%s: %s), answered 503 after %.1f ms"
+            log.warning(line, delivery.event_id, events, type(error).__name__, error, ms)
+            return _Answer(503, {"error": "the archive is unavailable; retry later"})
+        log.error("delivery %s: %d events, commit failed after %.1f ms", delivery.event_id, events, ms, exc_info=error)
+        return _Answer(500, {"error": "internal error while storing the delivery"})
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def _not_allowed(allow: str) -> _Answer:
