@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ _CONTINUATION = re.compile(r"^--\s{2,}(?P<value>\S.*)$")
 # A named parameter outside string literals and comments: ":name" (SQLite also accepts @name and $name; the
 # queries use only the colon form).
 _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
-_STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.S)
+_STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
 class QueryFileError(ValueError):
@@ -198,8 +199,6 @@ def bind_params(query: CannedQuery, values: Mapping[str, Any]) -> dict[str, str]
 
 def connect_readonly(db_path: str) -> sqlite3.Connection:
     """A read-only connection to an archive (``mode=ro``, never ``immutable``: the file may be live)."""
-    from pathlib import Path
-
     uri = Path(db_path).expanduser().resolve().as_uri() + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=30.0)
     conn.execute("PRAGMA query_only = 1")

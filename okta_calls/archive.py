@@ -32,7 +32,7 @@ from .batch import (
 from .flatten import PROJECTION_VERSION
 from .jsonio import canonical, dumps, loads, storable
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
-from .phones import CALLING_CODES, is_high_cost_destination
+from .phones import CALLING_CODES, HIGH_RISK_CALLING_CODES, NANP_AREA_CODES, is_high_cost_destination
 from .projections import Rows, rows_of, write_projections
 from .schema import (
     PAGE_SIZE,
@@ -123,7 +123,7 @@ class Archive:
         current = {row[0]: row[1] for row in self.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
         wanted = view_sql()
         needs_views = any(name not in current or select not in current[name] for name, select in wanted.items())
-        needs_codes = self.meta("calling_codes_count") != str(len(CALLING_CODES))
+        needs_codes = self.meta("calling_codes_count") != str(len(CALLING_CODES) + len(NANP_AREA_CODES))
         needs_version = self.meta("projection_version") is None
         if needs_views or needs_codes or needs_version:
             with self._transaction():
@@ -135,12 +135,17 @@ class Archive:
                     self._set_meta("projection_version", str(PROJECTION_VERSION))
 
     def _load_calling_codes(self) -> None:
+        """Fill ``calling_codes``: every ITU code, plus each non-US NANP area behind +1 ("1876" is Jamaica),
+        with the heuristic high-cost flag (countries and satellite/global services alike)."""
         self.conn.execute("DELETE FROM calling_codes")
         rows = []
         for code, (iso2, name) in sorted(CALLING_CODES.items()):
-            rows.append((code, iso2, name, int(bool(iso2) and is_high_cost_destination(iso2))))
+            high = code in HIGH_RISK_CALLING_CODES or (bool(iso2) and code != "1" and is_high_cost_destination(iso2))
+            rows.append((code, iso2, name, int(high)))
+        for area, (iso2, name) in sorted(NANP_AREA_CODES.items()):
+            rows.append(("1" + area, iso2, name, int(is_high_cost_destination(iso2))))
         self.conn.executemany("INSERT INTO calling_codes (code, iso2, country, high_cost) VALUES (?, ?, ?, ?)", rows)
-        self._set_meta("calling_codes_count", str(len(CALLING_CODES)))
+        self._set_meta("calling_codes_count", str(len(rows)))
 
     def close(self) -> None:
         self.conn.close()

@@ -324,6 +324,54 @@ def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str
 
 
 @cli.command()
+@click.argument("db_path", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs authentication or --public.")
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--public", is_flag=True,
+              help="Listen beyond loopback WITHOUT authentication: anyone who can reach it reads emails, IPs and numbers.")
+@click.option("-m", "--metadata", "metadata_path", type=click.Path(dir_okay=False, exists=True),
+              help="Datasette metadata (YAML or JSON) merged over okta-calls' own, e.g. authentication and allow blocks.")
+@click.option("--setting", "settings", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="A Datasette setting, e.g. --setting sql_time_limit_ms 3000 (repeatable).")
+def serve(db_path: str, host: str, port: int, public: bool, metadata_path: str | None,
+          settings: tuple[tuple[str, str], ...]) -> None:
+    """Browse DB_PATH with Datasette: tables, views, canned analytics, a map and dashboards.
+
+    Opens the archive read-only but live (a running ingest shows up). Password login: install
+    datasette-auth-passwords and set OKTA_CALLS_PASSWORD_HASH (from `datasette hash-password`).
+    """
+    from .serve import ServeError, ServeOptions, parse_settings
+    from .serve import serve as run_serve
+
+    try:
+        run_serve(ServeOptions(db_path, host, port, public, metadata_path, parse_settings(settings)))
+    except ServeError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.command()
+@click.argument("db_path", type=click.Path(dir_okay=False, exists=True))
+@click.option("--since", help="Start: an ISO 8601 UTC date or time (2026-03-01, 2026-03-01T12:00) or a duration "
+                              "before now (7d, 24h, 90m, 2w). Default: 30 days before the newest event.")
+@click.option("--until", help="End (exclusive), in the same forms. Default: no end.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-q", "--query", "queries", multiple=True, metavar="NAME",
+              help="Only this canned query (repeatable), e.g. -q toll_fraud_suspects. Default: all.")
+@click.option("--rows", default=10, show_default=True, type=click.IntRange(1), help="Rows per query in the table format.")
+def report(db_path: str, since: str | None, until: str | None, output_format: str, queries: tuple[str, ...],
+           rows: int) -> None:
+    """Print the canned analytics of DB_PATH (the same queries Datasette shows) as tables or JSON."""
+    from .report import ReportError, build_report, render_json, render_table
+
+    try:
+        result = build_report(db_path, since=since, until=until, queries=queries)
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(render_json(result) if output_format == "json" else render_table(result, rows=rows))
+
+
+@cli.command()
 @click.argument("db_path", type=click.Path(dir_okay=False, exists=True))
 @click.option("--silent", is_flag=True, help="No progress bar.")
 def rebuild(db_path: str, silent: bool) -> None:
