@@ -21,7 +21,7 @@ from .flatten import (
     flatten_event,
     normalize_published,
 )
-from .jsonio import canonical, loads, storable
+from .jsonio import canonical, json_kind, loads, storable
 from .model import Incoming
 from .projections import Rows, rows_of
 
@@ -34,12 +34,12 @@ def keying_error(item: Incoming) -> str | None:
         return f"not JSON: {item.error}"
     event = item.event
     if not isinstance(event, dict):
-        return f"not a JSON object (got {_json_kind(event)})"
+        return f"not a JSON object (got {json_kind(event)})"
     uuid = event.get("uuid", _MISSING)
     if uuid is _MISSING:
         return "no uuid field"
     if not isinstance(uuid, str):
-        return f"uuid is not a string (got {_json_kind(uuid)})"
+        return f"uuid is not a string (got {json_kind(uuid)})"
     if not uuid.strip():
         return "uuid is empty"
     return None
@@ -48,18 +48,6 @@ def keying_error(item: Incoming) -> str | None:
 _MISSING = object()
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 class Prepared(NamedTuple):

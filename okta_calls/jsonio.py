@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JSONError", "canonical", "decode", "dumps", "loads", "storable"]
+__all__ = ["JSONError", "canonical", "decode", "dumps", "json_kind", "loads", "storable"]
 
 
 class JSONError(ValueError):
@@ -98,3 +98,18 @@ def _scrub(value: Any) -> Any:
     if isinstance(value, dict):
         return {_scrub(key): _scrub(item) for key, item in value.items()}
     return value
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a decoded value, for messages: null, boolean, number, string, array or object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from okta_calls.jsonio import canonical, dumps
+from okta_calls.jsonio import canonical, dumps, json_kind
 from okta_calls.model import Delivery, Incoming
 
 __all__ = [
@@ -65,16 +65,16 @@ class EnvelopeError(ValueError):
 def envelope_problem(obj: Any) -> str | None:
     """Say why ``obj`` is not a delivery envelope, or return ``None`` when it is one."""
     if not isinstance(obj, dict):
-        return f"the body is a JSON {_json_type(obj)}, not an object"
+        return f"the body is a JSON {json_kind(obj)}, not an object"
     data = obj.get("data")
     if data is None:
         return "missing data.events"
     if not isinstance(data, dict):
-        return f"data is a JSON {_json_type(data)}, not an object"
+        return f"data is a JSON {json_kind(data)}, not an object"
     if "events" not in data:
         return "missing data.events"
     if not isinstance(data["events"], list):
-        return f"data.events is a JSON {_json_type(data['events'])}, not a list"
+        return f"data.events is a JSON {json_kind(data['events'])}, not a list"
     return None
 
 
@@ -163,7 +163,7 @@ def _incoming(event: Any, ref: str, position: int) -> Incoming:
         raw=dumps(event),
         ref=ref,
         line=position,
-        error=f"event is a JSON {_json_type(event)}, not an object",
+        error=f"event is a JSON {json_kind(event)}, not an object",
     )
 
 
@@ -174,15 +174,3 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else dumps(value)
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
