@@ -14,16 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .flatten import (
-    EVENT_COLUMNS,
-    SEARCH_COLUMNS,
-    FlatEvent,
-    flatten_event,
-    normalize_published,
-)
+from .flatten import EVENT_COLUMNS, SEARCH_COLUMNS, FlatEvent, flatten_event
 from .jsonio import canonical, json_kind, loads, storable
 from .model import Incoming
 from .projections import Rows, rows_of
+from .values import normalize_published
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from okta_calls.flatten import EVENT_COLUMNS, flatten_event, integer, normalize_published, number, text
+from okta_calls.flatten import EVENT_COLUMNS, flatten_event
+from okta_calls.values import integer, normalize_published, number, text
 
 from .conftest import load_fixture
 
