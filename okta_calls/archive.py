@@ -32,9 +32,15 @@ from .batch import (
 from .flatten import PROJECTION_VERSION
 from .jsonio import canonical, dumps, loads, storable
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
-from .phones import CALLING_CODES, HIGH_RISK_CALLING_CODES, NANP_AREA_CODES, is_high_cost_destination
+from .phones import (
+    CALLING_CODES,
+    HIGH_RISK_CALLING_CODES,
+    NANP_AREA_CODES,
+    is_high_cost_destination,
+)
 from .projections import Rows, rows_of, write_projections
 from .schema import (
+    INDEXES,
     PAGE_SIZE,
     create_indexes,
     create_log_tables,
@@ -120,13 +126,20 @@ class Archive:
                 if MIGRATIONS.pending(self.db):
                     log.info("%s: applying schema migrations", self.path)
                     MIGRATIONS.apply(self.db)
-        current = {row[0]: row[1] for row in self.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+        shape = self.conn.execute("SELECT type, name, sql FROM sqlite_master WHERE type IN ('view', 'index')").fetchall()
+        current = {name: sql for kind, name, sql in shape if kind == "view"}
         wanted = view_sql()
         needs_views = any(name not in current or select not in current[name] for name, select in wanted.items())
+        # Indexes declared since the archive was made (or dropped by hand) are created on open.
+        have = {name for kind, name, _ in shape if kind == "index"}
+        needs_indexes = any(index.name not in have for index in INDEXES)
         needs_codes = self.meta("calling_codes_count") != str(len(CALLING_CODES) + len(NANP_AREA_CODES))
         needs_version = self.meta("projection_version") is None
-        if needs_views or needs_codes or needs_version:
+        if needs_views or needs_codes or needs_version or needs_indexes:
             with self._transaction():
+                if needs_indexes:
+                    log.info("%s: creating missing indexes", self.path)
+                    create_indexes(self.conn)
                 if needs_views:
                     create_views(self.conn)
                 if needs_codes:

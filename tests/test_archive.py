@@ -244,3 +244,14 @@ def test_read_only_database_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
             append(archive, load_fixture("classic_voice_call.json"))
         assert str(path) in str(error.value)
         assert archive.counts()["raw_events"] == 1
+
+
+def test_missing_indexes_are_created_on_open(tmp_path: Path) -> None:
+    """An index declared after the archive was made (or dropped by hand) comes back when it is opened."""
+    path = tmp_path / "a.db"
+    with Archive(path) as archive:
+        append(archive, load_fixture("ie_sms.json"))
+        archive.conn.execute("DROP INDEX idx_events_published")
+    with Archive(path) as archive:
+        names = {row[0] for row in archive.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "idx_events_published" in names
