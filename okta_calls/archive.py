@@ -46,6 +46,7 @@ from .schema import (
     create_log_tables,
     create_projection_tables,
     create_views,
+    drop_indexes,
     drop_projections,
     view_sql,
 )
@@ -433,6 +434,24 @@ class Archive:
             create_views(self.conn)
             self._set_meta("projection_version", str(PROJECTION_VERSION))
         return total
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Drop the indexes with scattered keys for the duration of a large import and build them once after.
+
+        Maintaining them costs a page write per distinct key per commit; building them at the end is one sorted
+        pass. If the process dies in between, the next ``Archive`` open builds them (missing indexes are created
+        on open). Queries in the meantime are correct, only slower.
+        """
+        scattered = [index for index in INDEXES if index.scattered]
+        with self._transaction():
+            drop_indexes(self.conn, scattered)
+        try:
+            yield
+        finally:
+            log.info("%s: building %d indexes", self.path, len(scattered))
+            with self._transaction():
+                create_indexes(self.conn)
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file (call when idle; readers can starve it)."""

@@ -7,7 +7,8 @@ Three kinds, first found wins (see :func:`resolve_credentials`):
    a PEM or JWK file): the client-credentials grant at ``{org}/oauth2/v1/token`` with a ``private_key_jwt``
    client assertion signed with PyJWT, scope ``okta.logs.read``; the access token is reused until shortly
    before it expires;
-3. an ``auth.json`` written by ``okta-calls auth`` (mode 0600; a group- or world-accessible file is refused).
+3. an ``auth.json`` written by ``okta-calls auth`` (mode 0600; a group- or world-accessible file is refused;
+   reading and writing it, and loading private keys, is in :mod:`okta_calls.auth_file`).
 
 Both auth classes are ``httpx.Auth`` flows, so the ``Authorization`` header exists only on the request being
 sent. Every object that holds a secret redacts it in ``repr()``; secrets are never logged or put in messages.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import threading
 import time
 import uuid
@@ -28,11 +28,17 @@ from typing import Any
 
 import httpx
 import jwt
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from okta_calls.jsonio import JSONError, dumps, loads
+from okta_calls.auth_file import (
+    AuthFileError,
+    CredentialsError,
+    SigningKey,  # noqa: F401 - re-exported
+    _read_key_file,
+    load_auth_file,
+    load_private_key,
+    save_auth_file,
+)
+from okta_calls.jsonio import JSONError, loads
 from okta_calls.sources.okta_api import (
     OktaApiError,
     OktaClient,
@@ -67,14 +73,6 @@ LOGS_SCOPE = "okta.logs.read"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_PATH = "/oauth2/v1/token"
 REDACTED = "[REDACTED]"
-
-
-class CredentialsError(ValueError):
-    """No usable credential, or an unusable one (message says which and how to fix it, without the secret)."""
-
-
-class AuthFileError(CredentialsError):
-    """The auth file is missing, unsafe (group/world-accessible) or not what ``okta-calls auth`` writes."""
 
 
 # --------------------------------------------------------------------------------------------------- values
@@ -148,36 +146,6 @@ class SSWSAuth(httpx.Auth):
 
 # --------------------------------------------------------------------------------------------------- OAuth
 
-
-SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-def load_private_key(text: str | bytes, key_id: str | None = None) -> tuple[SigningKey, str, str | None]:
-    """Load a private key from PEM or JWK text; return the key, its JWS algorithm and its key id.
-
-    RSA keys sign with RS256, P-256 EC keys with ES256 (both are what Okta accepts for ``private_key_jwt``).
-    Errors never quote the key.
-    """
-    data = text.encode() if isinstance(text, str) else text
-    stripped = data.strip()
-    try:
-        if stripped.startswith(b"{"):
-            jwk = jwt.PyJWK.from_json(stripped.decode())
-            key = jwk.key
-            key_id = key_id or jwk.key_id
-        else:
-            key = serialization.load_pem_private_key(stripped, password=None)
-    except (ValueError, TypeError, jwt.exceptions.PyJWTError, UnsupportedAlgorithm, UnicodeDecodeError):
-        raise CredentialsError(
-            "the private key is not an unencrypted PEM private key or a private JWK"
-        ) from None
-    if isinstance(key, rsa.RSAPrivateKey):
-        if key.key_size < 2048:
-            raise CredentialsError("the RSA private key must have at least 2048 bits")
-        return key, "RS256", key_id
-    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
-        return key, "ES256", key_id
-    raise CredentialsError("the private key must be an RSA (2048+ bits) or P-256 EC private key")
 
 
 @dataclass(slots=True)
@@ -337,60 +305,7 @@ class OAuthServiceAuth(httpx.Auth):
             yield request
 
 
-# --------------------------------------------------------------------------------------------------- auth.json
-
-
-def _check_private_mode(path: Path, what: str, *, refuse: bool) -> None:
-    """Refuse (or warn about) a file that group or others may read or write."""
-    if os.name != "posix":
-        return
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        message = (
-            f"{what} {path} is accessible by group or others (mode {mode:04o}); "
-            f"run: chmod 600 {path}"
-        )
-        if refuse:
-            raise AuthFileError(message)
-        log.warning("%s", message)
-
-
-def load_auth_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Read an ``auth.json``; refuse it when it is group/world-accessible or not a JSON object of strings."""
-    file = Path(path)
-    if not file.exists():
-        raise AuthFileError(f"no auth file at {file}; run: okta-calls auth")
-    _check_private_mode(file, "the auth file", refuse=True)
-    try:
-        data = loads(file.read_bytes())
-    except JSONError as error:
-        raise AuthFileError(f"the auth file {file} is not JSON ({error})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise AuthFileError(f"the auth file {file} is not a JSON object of strings")
-    return data
-
-
-def save_auth_file(path: str | os.PathLike[str], data: Mapping[str, str]) -> Path:
-    """Write an ``auth.json`` atomically with mode 0600 (merging into an existing file's keys)."""
-    file = Path(path)
-    merged: dict[str, str] = {}
-    if file.exists():
-        merged.update(load_auth_file(file))
-    merged.update({k: v for k, v in data.items() if v})
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(merged))
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, file)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return file
+# --------------------------------------------------------------------------------------------------- resolve
 
 
 def _credentials_from_auth_data(data: Mapping[str, str], file: Path) -> Credentials:
@@ -406,18 +321,6 @@ def _credentials_from_auth_data(data: Mapping[str, str], file: Path) -> Credenti
             key_text = _read_key_file(Path(key_path).expanduser() if key_path else file)
         return ServiceApp(client_id, key_text, data.get("okta_key_id") or None)
     raise AuthFileError(f"the auth file {file} holds no okta_api_token nor okta_client_id with a private key")
-
-
-def _read_key_file(path: Path) -> str:
-    """Read a private key file (warning when others may read it)."""
-    try:
-        _check_private_mode(path, "the private key file", refuse=False)
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise CredentialsError(f"cannot read the private key file {path}: {error.strerror}") from None
-
-
-# --------------------------------------------------------------------------------------------------- resolve
 
 
 def resolve_credentials(

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 

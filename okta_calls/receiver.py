@@ -21,7 +21,14 @@ import uvicorn
 
 from .archive import Archive, ArchiveError
 from .model import BatchResult, Delivery, Incoming
-from .sources.hooks import DEFAULT_DEADLINE, DEFAULT_MAX_BODY, DEFAULT_PATH, Commit, HookApp, check_options
+from .sources.hooks import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BODY,
+    DEFAULT_PATH,
+    Commit,
+    HookApp,
+    check_options,
+)
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_PORT", "archive_commit", "serve_hooks"]
 

@@ -13,10 +13,17 @@ Two kinds of table:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-from .flatten import DEBUG_COLUMNS, EVENT_COLUMNS, IP_CHAIN_COLUMNS, SEARCH_COLUMNS, TARGET_COLUMNS
+from .flatten import (
+    DEBUG_COLUMNS,
+    EVENT_COLUMNS,
+    IP_CHAIN_COLUMNS,
+    SEARCH_COLUMNS,
+    TARGET_COLUMNS,
+)
 
 PAGE_SIZE = 16384  # ~2.4 KB JSON rows waste half of a 4 KiB page (../shared/STACK.md)
 
@@ -118,7 +125,7 @@ LOG_TRIGGERS: dict[str, str] = {
 }
 
 _EVENT_TYPES = {
-    "uuid": "TEXT NOT NULL UNIQUE",
+    "uuid": "TEXT NOT NULL",
     "latitude": "REAL",
     "longitude": "REAL",
     "as_number": "INTEGER",
@@ -202,6 +209,9 @@ class Index:
     table: str
     columns: tuple[str, ...]
     projection: bool = True
+    # Keys that arrive in no order (a user, a phone number, an IP): each commit dirties one page per distinct
+    # key, so a bulk load drops these and builds them once at the end (okta_calls.ingest).
+    scattered: bool = False
 
     @property
     def name(self) -> str:
@@ -212,6 +222,8 @@ class Index:
 
 
 # Each index serves a filter, facet, sort or join that the Datasette pages and the canned queries use.
+# `events.uuid` has none on purpose: uuids arrive in random order, and at scale such an index costs a page
+# write per event. Look a uuid up in `raw_events` (whose unique index the archive needs anyway) and join on id.
 INDEXES: tuple[Index, ...] = (
     Index("rejects", ("ingest_run",), projection=False),
     Index("delivery_events", ("uuid",), projection=False),
@@ -223,11 +235,10 @@ INDEXES: tuple[Index, ...] = (
     Index("events", ("phone_country",)),
     Index("events", ("provider",)),
     Index("events", ("actor_type",)),
-    Index("events", ("actor_id",)),
-    Index("events", ("user_id", "published")),
-    Index("events", ("phone_number", "published")),
-    Index("events", ("client_ip", "published")),
-    Index("events", ("as_number", "published")),
+    Index("events", ("user_id", "published"), scattered=True),
+    Index("events", ("phone_number", "published"), scattered=True),
+    Index("events", ("client_ip", "published"), scattered=True),
+    Index("events", ("as_number", "published"), scattered=True),
     # The analytics index (okta_calls/queries/*.sql): sends and delivery reports of each event type in
     # (user, client IP, phone number, provider, status) order, so the canned queries aggregate them while
     # reading, without sorting half a million rows; the trailing columns make it covering for those queries
@@ -252,8 +263,8 @@ INDEXES: tuple[Index, ...] = (
             "latitude",
             "longitude",
         ),
+        scattered=True,
     ),
-    Index("targets", ("type", "id")),
 )
 
 PROJECTIONS: tuple[str, ...] = tuple(PROJECTION_TABLES)
@@ -285,6 +296,11 @@ def create_indexes(conn: sqlite3.Connection, *, projection: bool | None = None) 
     for index in INDEXES:
         if projection is None or index.projection == projection:
             conn.execute(index.ddl())
+
+
+def drop_indexes(conn: sqlite3.Connection, indexes: Iterable[Index]) -> None:
+    for index in indexes:
+        conn.execute(f"DROP INDEX IF EXISTS {index.name}")
 
 
 def drop_projections(conn: sqlite3.Connection) -> None:

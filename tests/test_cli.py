@@ -136,6 +136,12 @@ def test_kill_9_mid_import_loses_nothing_and_rerun_completes(tmp_path: Path) -> 
     assert count(db, "SELECT count(*) FROM raw_events") == count(db, "SELECT count(DISTINCT uuid) FROM raw_events") == total
     assert count(db, "SELECT count(*) FROM events") == total
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # the indexes a bulk load defers (dropped when it was killed) are all there again
+    from okta_calls.schema import INDEXES
+
+    with sqlite3.connect(db) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {index.name for index in INDEXES} <= names
 
 
 def test_payload_is_kept_as_received(tmp_path: Path) -> None:

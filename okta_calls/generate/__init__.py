@@ -45,7 +45,13 @@ seeded org: users, IPs, user agents, phone numbers), ``clock`` (timestamps and d
 
 from __future__ import annotations
 
-from .events import PROVIDER_KEY, RATE_LIMIT_TYPE, RECEIVE_STATUS_TYPES, SEND_TYPES, SYSTEM_PRINCIPAL_ID
+from .events import (
+    PROVIDER_KEY,
+    RATE_LIMIT_TYPE,
+    RECEIVE_STATUS_TYPES,
+    SEND_TYPES,
+    SYSTEM_PRINCIPAL_ID,
+)
 from .planted import (
     BURST_AT,
     BURST_CALLS,
@@ -75,7 +81,13 @@ from .planted import (
     SHARED_NUMBER_USER_IDS,
     SHARED_NUMBER_USERS,
 )
-from .stream import OIE_UPGRADE_AT, default_start, generate_events, planted_window, write_ndjson
+from .stream import (
+    OIE_UPGRADE_AT,
+    default_start,
+    generate_events,
+    planted_window,
+    write_ndjson,
+)
 
 __all__ = [
     "BURST_AT",

@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from .events import (
-    SEND_TYPES,
     _BEHAVIORS_NEW,
     _DENY_REASONS,
     _RISKS,
+    SEND_TYPES,
     _Factory,
     _Item,
     _persist_lag,

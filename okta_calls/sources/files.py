@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-
 from ..jsonio import JSONError, decode
 from ..model import Delivery, Incoming
 from .envelope import is_delivery_envelope, parse_envelope

@@ -22,11 +22,9 @@ The client is not thread-safe; use one per thread.
 
 from __future__ import annotations
 
-import email.utils
 import gc
 import ipaddress
 import logging
-import math
 import random
 import re
 import threading
@@ -42,6 +40,24 @@ import httpx
 
 from okta_calls.jsonio import JSONError, dumps, loads
 from okta_calls.model import Incoming
+from okta_calls.sources.okta_errors import (
+    InvalidOrgUrl,
+    OktaApiError,
+    OktaError,
+    OktaInterrupted,
+    OktaProtocolError,
+    OktaRateLimited,
+    OktaTransientError,
+    OktaUnavailable,
+    _one_line,
+)
+from okta_calls.sources.pacing import (
+    RETRY_STATUSES,  # noqa: F401 - re-exported
+    PacedRequests,
+    RateLimit,
+    WaitCallback,
+    _parse_int,
+)
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -74,125 +90,12 @@ LOGS_PATH = "/api/v1/logs"
 DEFAULT_LIMIT = 1000
 OKTA_DEFAULT_LIMIT = 100
 TELEPHONY_FILTER = 'eventType sw "system.voice." or eventType sw "system.sms."'
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
 # Okta ends a query after 30 s (HTTP 500 E0000009); a read timeout above that only catches dead connections.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 _EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _USER_AGENT = "okta-calls/0.1 (+httpx)"
 
-WaitCallback = Callable[[float, str], None]
-
-
-# --------------------------------------------------------------------------------------------------- errors
-
-
-class OktaError(Exception):
-    """Base class of every error this client raises; ``str()`` is one line without credentials."""
-
-    def __init__(self, error_code: str | None, summary: str, status: int | None = None) -> None:
-        self.error_code = error_code
-        self.summary = _one_line(summary)
-        self.status = status
-        super().__init__(self.summary)
-
-    def _head(self) -> str:
-        parts = []
-        if self.status is not None:
-            parts.append(f"HTTP {self.status}")
-        if self.error_code:
-            parts.append(self.error_code)
-        return " ".join(parts)
-
-    def __str__(self) -> str:
-        head = self._head()
-        return f"{head}: {self.summary}" if head else self.summary
-
-    @property
-    def brief(self) -> str:
-        """A short label for progress lines: ``HTTP 500 E0000009``, or the start of the summary."""
-        return self._head() or (self.summary if len(self.summary) <= 80 else self.summary[:77] + "...")
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(error_code={self.error_code!r}, summary={self.summary!r}, "
-            f"status={self.status!r})"
-        )
-
-
-_HINTS = {
-    "E0000011": "check the API token or the OAuth app's credentials",
-    "E0000006": "the credential may not read the System Log (needs an admin role or the okta.logs.read scope)",
-    "E0000005": "the credential may not read the System Log (needs an admin role or the okta.logs.read scope)",
-    "E0000015": "this org's plan or the credential does not allow the System Log API",
-    "invalid_client": "the OAuth app's client id or private key does not match what Okta has registered",
-    "invalid_scope": "grant the okta.logs.read scope to the OAuth service app",
-    "invalid_dpop_proof": "the OAuth app requires DPoP: turn off 'Require DPoP header in token requests'",
-    "use_dpop_nonce": "the OAuth app requires DPoP: turn off 'Require DPoP header in token requests'",
-}
-
-
-class OktaApiError(OktaError):
-    """Okta refused the request (400, 401, 403, 404, ...): retrying the same request cannot help."""
-
-    def __str__(self) -> str:
-        text = f"Okta refused the request: {super().__str__()}"
-        hint = _HINTS.get(self.error_code or "")
-        return f"{text} ({hint})" if hint else text
-
-
-class OktaTransientError(OktaError):
-    """A fault worth retrying (5xx, timeout, dropped connection); the client retries it within its budget."""
-
-
-class OktaUnavailable(OktaError):
-    """Retries did not get an answer within the retry budget; nothing after the last good page was lost."""
-
-    def __str__(self) -> str:
-        return f"Okta API unavailable, gave up: {super().__str__()}"
-
-
-class OktaRateLimited(OktaUnavailable):
-    """Okta kept answering 429 after as many waits for the bucket's reset as the client allows."""
-
-
-class OktaProtocolError(OktaError):
-    """Okta answered something this client cannot use (a non-array body, a link to another host)."""
-
-
-class OktaInterrupted(OktaError):
-    """A stop was requested while the client was waiting (rate limit or backoff); no page was lost."""
-
-
-class InvalidOrgUrl(ValueError):
-    """The org URL is not ``https://host`` (or ``http://`` to a loopback address)."""
-
-
 # --------------------------------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """The ``X-Rate-Limit-*`` headers of one response, with the server's ``Date`` to measure ``reset`` by.
-
-    ``received_at`` is the client's monotonic clock when the response arrived, so the server's current time
-    can be estimated later as ``server_date + (clock() - received_at)``.
-    """
-
-    limit: int
-    remaining: int
-    reset: float
-    server_date: float
-    received_at: float
-
-    @property
-    def used(self) -> int:
-        """Requests already counted against the bucket in its current window."""
-        return max(0, self.limit - self.remaining)
-
-    def seconds_until_reset(self, now_monotonic: float) -> float:
-        """Seconds from now until the bucket resets, by the server's clock (0 when already past)."""
-        server_now = self.server_date + (now_monotonic - self.received_at)
-        return max(0.0, self.reset - server_now)
 
 
 @dataclass(slots=True)
@@ -220,23 +123,7 @@ class Page:
         return self.next_url is None or (self.polling and self.is_short)
 
 
-@dataclass(slots=True)
-class _RetryState:
-    """Bookkeeping of the retries of one request."""
-
-    started: float
-    attempts: int = 0
-    waited: float = 0.0
-    rate_limited: int = 0
-    last_error: OktaError | None = None
-
-
 # --------------------------------------------------------------------------------------------------- helpers
-
-
-def _one_line(text: str) -> str:
-    """Collapse whitespace so a message is one line."""
-    return " ".join(str(text).split())
 
 
 def _is_loopback(host: str) -> bool:
@@ -350,48 +237,9 @@ def default_since(days: int = 90, *, now: datetime | None = None) -> datetime:
     """The default start of a first run: ``days`` back from now (Okta keeps 90 days)."""
     return (now or datetime.now(timezone.utc)) - timedelta(days=days)
 
-
-def _parse_int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _parse_http_date(value: str | None) -> float | None:
-    """Parse an HTTP ``Date`` header into epoch seconds."""
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
 def _query_value(url: str, name: str) -> str | None:
     values = parse_qs(urlsplit(url).query).get(name)
     return values[0] if values else None
-
-
-def _error_details(response: httpx.Response) -> tuple[str | None, str]:
-    """Okta's ``errorCode`` and ``errorSummary`` (or OAuth's ``error``/``error_description``) of a response."""
-    try:
-        body = loads(response.content) if response.content else None
-    except JSONError:
-        body = None
-    if isinstance(body, dict):
-        code = body.get("errorCode") or body.get("error")
-        summary = body.get("errorSummary") or body.get("error_description") or ""
-        causes = body.get("errorCauses")
-        if isinstance(causes, list):
-            extra = [str(c["errorSummary"]) for c in causes if isinstance(c, dict) and c.get("errorSummary")]
-            extra = [x for x in extra if x not in str(summary)]
-            if extra:
-                summary = f"{summary} ({'; '.join(extra)})"
-        if code or summary:
-            return (str(code) if code else None), _one_line(str(summary)) or response.reason_phrase
-    return None, response.reason_phrase or "error"
-
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -420,7 +268,7 @@ def redact_url(url: str | httpx.URL) -> str:
 # --------------------------------------------------------------------------------------------------- client
 
 
-class OktaClient:
+class OktaClient(PacedRequests):
     """A synchronous System Log API client with Okta's paging, rate-limit pacing and retries.
 
     ``auth`` is an ``httpx.Auth`` (see :mod:`okta_calls.auth`) so credentials are only added on the wire.
@@ -522,154 +370,6 @@ class OktaClient:
             same = False
         if not same:
             raise OktaProtocolError(None, f"refusing to follow a URL outside the org {self.org_url}: {redact_url(url)}")
-
-    # ----------------------------------------------------------------------------------------- requests
-
-    def get(self, path_or_url: str, params: Mapping[str, str] | None = None) -> httpx.Response:
-        """One authenticated GET with pacing and retries; returns a 2xx response or raises an ``OktaError``."""
-        url = self.url_for(path_or_url)
-        if params:
-            url = str(httpx.URL(url).copy_merge_params(dict(params)))
-        state = _RetryState(started=self._clock())
-        while True:
-            state.waited += self._pace()
-            self._check_stop()
-            try:
-                response = self._send(url)
-            except OktaTransientError as error:
-                self._retry_or_raise(state, error, None)
-                continue
-            if response.is_success:
-                return response
-            self._handle_failure(state, response)
-
-    def _send(self, url: str) -> httpx.Response:
-        """Send the GET; map transport failures to :class:`OktaTransientError`."""
-        self.requests_sent += 1
-        try:
-            response = self._http.get(url)
-        except httpx.TimeoutException as error:
-            raise OktaTransientError(None, f"timeout ({type(error).__name__})") from None
-        except httpx.TransportError as error:
-            detail = self._scrub(str(error))
-            raise OktaTransientError(None, f"connection error ({type(error).__name__}: {detail})") from None
-        # OktaError from the auth flow (token endpoint refused or failed) propagates as it is.
-        self._record_rate_limit(response)
-        return response
-
-    def _handle_failure(self, state: _RetryState, response: httpx.Response) -> None:
-        """Decide what a non-2xx response means: wait and retry, or raise."""
-        code, summary = _error_details(response)
-        summary = self._scrub(summary)
-        status = response.status_code
-        if status == 429:
-            state.rate_limited += 1
-            error = OktaRateLimited(code or "E0000047", summary, status)
-            if state.rate_limited > self.max_rate_limit_waits:
-                raise error
-            info = self.rate_limit
-            if info is not None and info.reset > 0:
-                # Date has a resolution of one second: add it, then jitter so clients don't stampede.
-                wait = self._until_reset(info) + 1.0 + self._jitter()
-                log.warning("Okta rate limit hit (%s); waiting %.1f s for the reset", error.brief, wait)
-                self._wait(wait, f"rate limited ({error.brief}), waiting for the bucket to reset")
-                state.waited += wait
-                self.rate_limit = None
-                return
-            self._retry_or_raise(state, error, response)
-            return
-        if status in RETRY_STATUSES:
-            self._retry_or_raise(state, OktaTransientError(code, summary, status), response)
-            return
-        raise OktaApiError(code, summary, status)
-
-    def _retry_or_raise(self, state: _RetryState, error: OktaError, response: httpx.Response | None) -> None:
-        """Sleep a capped, jittered exponential backoff, or raise ``OktaUnavailable`` past the budget."""
-        state.attempts += 1
-        state.last_error = error
-        # Capped exponential backoff with "equal jitter" (half fixed, half random); jitter_s=0 turns it off.
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (state.attempts - 1)))
-        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2) if self.jitter_s else ceiling
-        retry_after = _parse_int(response.headers.get("Retry-After")) if response is not None else None
-        if retry_after is not None and 0 <= retry_after <= self.backoff_cap_s:
-            delay = max(delay, float(retry_after))
-        spent = self._clock() - state.started - state.waited
-        if spent + delay > self.retry_budget_s:
-            raise OktaUnavailable(
-                error.error_code,
-                f"{error} - still failing after {state.attempts} attempts in {spent:.0f} s "
-                f"(retry budget {self.retry_budget_s:.0f} s)",
-                error.status,
-            )
-        log.warning("Okta request failed (%s); retry %d in %.1f s", error, state.attempts, delay)
-        self._wait(delay, f"{error.brief}; retry {state.attempts} in {delay:.1f} s")
-
-    def _record_rate_limit(self, response: httpx.Response) -> None:
-        """Remember the ``X-Rate-Limit-*`` headers of a response, with its ``Date``."""
-        headers = response.headers
-        limit = _parse_int(headers.get("X-Rate-Limit-Limit"))
-        remaining = _parse_int(headers.get("X-Rate-Limit-Remaining"))
-        reset = _parse_int(headers.get("X-Rate-Limit-Reset"))
-        if limit is None or remaining is None or reset is None:
-            return
-        server_date = _parse_http_date(headers.get("Date"))
-        if server_date is None:
-            server_date = self._wall_clock()
-        self.rate_limit = RateLimit(limit, remaining, float(reset), server_date, self._clock())
-
-    def _pace(self) -> float:
-        """Wait for the bucket's reset when the next request would use more than ``max_share`` of it.
-
-        Returns the seconds waited (0 when the share allows the request now).
-        """
-        info = self.rate_limit
-        if info is None or info.limit <= 0:
-            return 0.0
-        allowed = max(1, math.floor(info.limit * self.max_share))
-        if info.used < allowed:
-            return 0.0
-        wait = self._until_reset(info)
-        if wait <= 0:
-            return 0.0
-        wait += 1.0 + self._jitter()
-        log.info("pacing: %d/%d of the rate limit used, waiting %.1f s for the reset", info.used, info.limit, wait)
-        self._wait(
-            wait,
-            f"pacing: {info.used}/{info.limit} requests of this minute's rate limit used "
-            f"(keeping under {self.max_share:.0%}), waiting for the reset",
-        )
-        # The bucket has reset; forget the old numbers so the next response's headers rule.
-        self.rate_limit = None
-        return wait
-
-    def _until_reset(self, info: RateLimit) -> float:
-        """Seconds until the bucket resets, capped: Okta's buckets are per minute, so a far reset is bogus."""
-        wait = info.seconds_until_reset(self._clock())
-        if wait > self.max_rate_limit_wait_s:
-            log.warning("X-Rate-Limit-Reset is %.0f s away; waiting %.0f s instead", wait, self.max_rate_limit_wait_s)
-            return self.max_rate_limit_wait_s
-        return wait
-
-    def _jitter(self) -> float:
-        return self._rng.uniform(0, self.jitter_s) if self.jitter_s else 0.0
-
-    def _wait(self, seconds: float, reason: str) -> None:
-        """Report and sleep; raise :class:`OktaInterrupted` when a stop is requested."""
-        seconds = max(0.0, seconds)
-        log.debug("waiting %.1f s: %s", seconds, reason)
-        if self.on_wait is not None:
-            self.on_wait(seconds, reason)
-        if self._sleep is None:
-            interrupted = self.stop_event.wait(seconds)
-        else:
-            self._sleep(seconds)
-            interrupted = self.stop_event.is_set()
-        if interrupted:
-            raise OktaInterrupted(None, "stopped while waiting; the cursor is unchanged")
-
-    def _check_stop(self) -> None:
-        if self.stop_event.is_set():
-            raise OktaInterrupted(None, "stopped before the next request; the cursor is unchanged")
 
     def _scrub(self, text: str) -> str:
         """Remove any credential value from a message (defence in depth)."""
