@@ -112,7 +112,6 @@ class Archive:
             # Checkpoint every 64 MiB of WAL rather than 16: fewer fsyncs while ingesting, still bounded.
             self.conn.execute("PRAGMA wal_autocheckpoint = 4096")
             self.conn.execute("PRAGMA cache_size = -65536")
-            self.conn.execute("PRAGMA temp_store = MEMORY")
             self.db = sqlite_utils.Database(self.conn)
             self._migrate()
         except sqlite3.DatabaseError as error:
