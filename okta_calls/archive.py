@@ -34,9 +34,7 @@ from .jsonio import canonical, dumps, loads, storable
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
 from .phones import (
     CALLING_CODES,
-    HIGH_RISK_CALLING_CODES,
     NANP_AREA_CODES,
-    is_high_cost_destination,
 )
 from .projections import Rows, rows_of, write_projections
 from .schema import (
@@ -48,6 +46,7 @@ from .schema import (
     create_views,
     drop_indexes,
     drop_projections,
+    load_calling_codes,
     view_sql,
 )
 
@@ -143,22 +142,9 @@ class Archive:
                 if needs_views:
                     create_views(self.conn)
                 if needs_codes:
-                    self._load_calling_codes()
+                    self._set_meta("calling_codes_count", str(load_calling_codes(self.conn)))
                 if needs_version and self.conn.execute("SELECT count(*) FROM raw_events").fetchone()[0] == 0:
                     self._set_meta("projection_version", str(PROJECTION_VERSION))
-
-    def _load_calling_codes(self) -> None:
-        """Fill ``calling_codes``: every ITU code, plus each non-US NANP area behind +1 ("1876" is Jamaica),
-        with the heuristic high-cost flag (countries and satellite/global services alike)."""
-        self.conn.execute("DELETE FROM calling_codes")
-        rows = []
-        for code, (iso2, name) in sorted(CALLING_CODES.items()):
-            high = code in HIGH_RISK_CALLING_CODES or (bool(iso2) and code != "1" and is_high_cost_destination(iso2))
-            rows.append((code, iso2, name, int(high)))
-        for area, (iso2, name) in sorted(NANP_AREA_CODES.items()):
-            rows.append(("1" + area, iso2, name, int(is_high_cost_destination(iso2))))
-        self.conn.executemany("INSERT INTO calling_codes (code, iso2, country, high_cost) VALUES (?, ?, ?, ?)", rows)
-        self._set_meta("calling_codes_count", str(len(rows)))
 
     def close(self) -> None:
         self.conn.close()

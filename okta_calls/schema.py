@@ -24,6 +24,12 @@ from .flatten import (
     SEARCH_COLUMNS,
     TARGET_COLUMNS,
 )
+from .phones import (
+    CALLING_CODES,
+    HIGH_RISK_CALLING_CODES,
+    NANP_AREA_CODES,
+    is_high_cost_destination,
+)
 
 PAGE_SIZE = 16384  # ~2.4 KB JSON rows waste half of a 4 KiB page (../shared/STACK.md)
 
@@ -316,6 +322,23 @@ def create_views(conn: sqlite3.Connection) -> None:
     for name, select in view_sql().items():
         conn.execute(f"DROP VIEW IF EXISTS {name}")
         conn.execute(f"CREATE VIEW {name} AS\n{select}")
+
+
+def load_calling_codes(conn: sqlite3.Connection) -> int:
+    """Fill the ``calling_codes`` reference table; returns its row count.
+
+    Every ITU code, plus each non-US NANP area behind +1 ("1876" is Jamaica), with the heuristic high-cost
+    flag (countries and satellite/global services alike).
+    """
+    conn.execute("DELETE FROM calling_codes")
+    rows = []
+    for code, (iso2, name) in sorted(CALLING_CODES.items()):
+        high = code in HIGH_RISK_CALLING_CODES or (bool(iso2) and code != "1" and is_high_cost_destination(iso2))
+        rows.append((code, iso2, name, int(high)))
+    for area, (iso2, name) in sorted(NANP_AREA_CODES.items()):
+        rows.append(("1" + area, iso2, name, int(is_high_cost_destination(iso2))))
+    conn.executemany("INSERT INTO calling_codes (code, iso2, country, high_cost) VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 def ensure_db_shape(conn: sqlite3.Connection) -> None:
