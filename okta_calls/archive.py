@@ -41,11 +41,11 @@ from .schema import (
     INDEXES,
     PAGE_SIZE,
     create_indexes,
-    create_log_tables,
     create_projection_tables,
     create_views,
     drop_indexes,
     drop_projections,
+    ensure_db_shape,
     load_calling_codes,
     view_sql,
 )
@@ -82,10 +82,8 @@ def utcnow() -> str:
 
 @MIGRATIONS()
 def m001_archive(db: sqlite_utils.Database) -> None:
-    """The first schema: the log tables, the projections and their indexes."""
-    create_log_tables(db.conn)
-    create_projection_tables(db.conn)
-    create_indexes(db.conn)
+    """The first schema: the log tables, the projections, their indexes and the views."""
+    ensure_db_shape(db.conn)
 
 
 class Archive:
