@@ -120,7 +120,10 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
 @click.argument("db_path", type=click.Path(dir_okay=False))
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Events per transaction (files).")
+              help="Events per batch handed to the writer (files).")
+@click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="Files: commit at most this often, in seconds (0: every batch). Lower loses less work to a "
+                   "crash, costs speed.")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")
 @okta_options
 @click.option("--event-type", "event_types", multiple=True, metavar="TYPE",
@@ -139,7 +142,8 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
               help="API: seconds to keep retrying 5xx/timeouts/connection errors before giving up.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1000),
               help="API: events per page.")
-def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool, **api: Any) -> None:
+def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interval: float, silent: bool,
+           **api: Any) -> None:
     """Archive Okta System Log events into DB_PATH, from files or from the Okta API.
 
     With PATHS: files of NDJSON, JSON arrays, single events or Event Hook deliveries, optionally gzipped;
@@ -149,7 +153,7 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool, 
     `next` link are committed together, so a run can be killed at any moment and simply re-run.
     """
     if paths:
-        _ingest_files(db_path, paths, batch_size=batch_size, silent=silent)
+        _ingest_files(db_path, paths, batch_size=batch_size, commit_seconds=commit_interval, silent=silent)
         return
     if not (api["org"] or api["token"] or api["client_id"] or os.path.exists(api["auth_path"])):
         raise click.UsageError(
@@ -159,7 +163,8 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, silent: bool, 
     _ingest_api(db_path, silent=silent, **api)
 
 
-def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, silent: bool) -> None:
+def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, commit_seconds: float,
+                  silent: bool) -> None:
     from .ingest import ingest_paths
 
     with open_archive(db_path) as archive, progress_bar(silent, unit=" events", desc="ingest") as bar:
@@ -168,6 +173,7 @@ def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, sile
             paths,
             batch_size=batch_size,
             on_progress=lambda result: bar.update(result.seen),
+            commit_seconds=commit_seconds,
         )
     click.echo(_summary(summary.result, summary.run_id))
     for error in summary.file_errors:
