@@ -124,6 +124,8 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
 @click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
               help="Files: commit at most this often, in seconds (0: every batch). Lower loses less work to a "
                    "crash, costs speed.")
+@click.option("--readers", type=click.IntRange(1, 16), metavar="N",
+              help="Files: reader processes for a large import (default: one per core, at most 3).")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")
 @okta_options
 @click.option("--event-type", "event_types", multiple=True, metavar="TYPE",
@@ -142,8 +144,8 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
               help="API: seconds to keep retrying 5xx/timeouts/connection errors before giving up.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1000),
               help="API: events per page.")
-def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interval: float, silent: bool,
-           **api: Any) -> None:
+def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interval: float, readers: int | None,
+           silent: bool, **api: Any) -> None:
     """Archive Okta System Log events into DB_PATH, from files or from the Okta API.
 
     With PATHS: files of NDJSON, JSON arrays, single events or Event Hook deliveries, optionally gzipped;
@@ -153,7 +155,8 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interva
     `next` link are committed together, so a run can be killed at any moment and simply re-run.
     """
     if paths:
-        _ingest_files(db_path, paths, batch_size=batch_size, commit_seconds=commit_interval, silent=silent)
+        _ingest_files(db_path, paths, batch_size=batch_size, commit_seconds=commit_interval, readers=readers,
+                      silent=silent)
         return
     if not (api["org"] or api["token"] or api["client_id"] or os.path.exists(api["auth_path"])):
         raise click.UsageError(
@@ -164,7 +167,7 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interva
 
 
 def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, commit_seconds: float,
-                  silent: bool) -> None:
+                  readers: int | None, silent: bool) -> None:
     from .ingest import ingest_paths
 
     with open_archive(db_path) as archive, progress_bar(silent, unit=" events", desc="ingest") as bar:
@@ -174,6 +177,7 @@ def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, comm
             batch_size=batch_size,
             on_progress=lambda result: bar.update(result.seen),
             commit_seconds=commit_seconds,
+            readers=readers,
         )
     click.echo(_summary(summary.result, summary.run_id))
     for error in summary.file_errors:

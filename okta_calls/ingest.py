@@ -2,28 +2,31 @@
 
 Sits above ``sources`` and ``archive`` and knows both; the CLI only parses options and prints.
 
-Two processes share the work of a large import (the machine has two cores): a reader process parses and
-flattens batch N+1 (``batch.prepare``, pure Python) while this process writes batch N (``Archive.write``).
-A bounded queue between them keeps memory flat whatever the file size.
+A small input (or stdin) is read, prepared and written in this process, in batches grouped into commits at
+most every ``commit_seconds``. A large one is shared out: reader processes parse, flatten and stage chunks
+(``okta_calls.readers``, ``okta_calls.staging``) while this process, the only writer, copies each staged chunk
+into the archive in one transaction (``Archive.write_staged``). Bounded queues keep memory flat whatever the
+file size.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
-import queue
-import signal
+import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .archive import Archive, PreparedBatch, prepare
 from .batch import fewer_gc_pauses
-from .model import BatchResult, Delivery, Incoming
-from .sources.files import EnvelopeRead, SourceError, read_source
+from .model import BatchResult, Incoming
+from .readers import Readers
+from .readers import Work as _Work
+from .sources.files import EnvelopeRead, Skipped, SourceError, read_source
+from .staging import make_folder
 
 log = logging.getLogger(__name__)
 
@@ -44,101 +47,39 @@ class IngestSummary:
     status: str = "running"
 
 
-@dataclass(slots=True)
-class _Work:
-    batch: PreparedBatch | None = None
-    delivery: Delivery | None = None
-    error: str | None = None
-
-
 def _batches(paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None) -> Iterator[_Work]:
     """Prepared batches in file order; an envelope is a batch of its own; a file fault is a work item too."""
     for path in paths:
         batch: list[Incoming] = []
         try:
             for read in read_source(path, stdin=stdin):
+                assert not isinstance(read, Skipped)
                 if isinstance(read, EnvelopeRead):
                     if batch:
-                        yield _Work(prepare(batch))
+                        yield _Work(batch=prepare(batch))
                         batch = []
-                    yield _Work(prepare(read.items), read.delivery)
+                    yield _Work(batch=prepare(read.items), delivery=read.delivery)
                     continue
                 batch.append(read)
                 if len(batch) >= batch_size:
-                    yield _Work(prepare(batch))
+                    yield _Work(batch=prepare(batch))
                     batch = []
         except SourceError as error:
             if batch:
-                yield _Work(prepare(batch))  # what was read before the fault is kept
+                yield _Work(batch=prepare(batch))  # what was read before the fault is kept
                 batch = []
             yield _Work(error=str(error))
         if batch:
-            yield _Work(prepare(batch))
+            yield _Work(batch=prepare(batch))
 
 
-_DONE = "done"
 PROCESS_THRESHOLD = 16 << 20  # inputs smaller than this are read in-process (a process costs ~0.3 s to start)
 
 
-def _reader_main(paths: Sequence[str], batch_size: int, channel: Any) -> None:
-    """The reader process: parse and prepare every batch, hand each to the writer through ``channel``.
-
-    Ends by itself when the writer is gone (killed with -9, say) instead of waiting on a full queue forever.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides what an interrupt means
-    writer = multiprocessing.parent_process()
-
-    def send(item: object) -> None:
-        while True:
-            try:
-                channel.put(item, timeout=1.0)
-                return
-            except queue.Full:
-                if writer is not None and not writer.is_alive():
-                    channel.cancel_join_thread()  # nobody will read what is buffered: don't wait to flush it
-                    os._exit(0)
-
-    try:
-        with fewer_gc_pauses():
-            for work in _batches(paths, batch_size, None):
-                send(work)
-        send(_DONE)
-    except BaseException as error:  # noqa: BLE001 - reported to the writer, which raises it
-        send(f"reader failed: {type(error).__name__}: {error}")
-
-
-class _ReaderProcess:
-    """Parses and flattens in a second process (the machine has two cores), so that the writer process only
-    writes. Python threads cannot do this: SQLite releases the GIL for every row it steps, and a busy reader
-    thread then makes the writer wait for it row after row."""
-
-    def __init__(self, paths: Sequence[str], batch_size: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._channel = context.Queue(maxsize=2)
-        self._process = context.Process(
-            target=_reader_main, args=(list(paths), batch_size, self._channel), name="okta-calls-reader", daemon=True
-        )
-
-    def __iter__(self) -> Iterator[_Work]:
-        self._process.start()
-        while True:
-            try:
-                item = self._channel.get(timeout=1.0)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    raise RuntimeError(f"the reader process died (exit code {self._process.exitcode})") from None
-                continue
-            if item == _DONE:
-                return
-            if isinstance(item, str):
-                raise RuntimeError(item)
-            yield item
-
-    def close(self) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join(timeout=5)
-        self._channel.close()
+def default_readers() -> int:
+    """Reader processes for a large import: one per core beside the writer's, at least one, at most three
+    (past that the single writer is the bound)."""
+    return max(1, min(3, (os.cpu_count() or 1)))
 
 
 class _GroupCommit:
@@ -195,6 +136,7 @@ def ingest_paths(
     on_progress: Callable[[BatchResult], None] | None = None,
     stdin: IO[bytes] | None = None,
     commit_seconds: float = COMMIT_SECONDS,
+    readers: int | None = None,
 ) -> IngestSummary:
     """Archive every event in ``paths`` (``-`` is stdin) as one ingest run.
 
@@ -203,7 +145,13 @@ def ingest_paths(
     """
     with fewer_gc_pauses():
         return _ingest(
-            archive, paths, batch_size=batch_size, on_progress=on_progress, stdin=stdin, commit_seconds=commit_seconds
+            archive,
+            paths,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            stdin=stdin,
+            commit_seconds=commit_seconds,
+            readers=readers or default_readers(),
         )
 
 
@@ -215,10 +163,12 @@ def _ingest(
     on_progress: Callable[[BatchResult], None] | None,
     stdin: IO[bytes] | None,
     commit_seconds: float,
+    readers: int,
 ) -> IngestSummary:
     summary = IngestSummary(run_id=archive.start_run("file", [("<stdin>" if p == "-" else p) for p in paths]))
-    reader = _ReaderProcess(paths, batch_size) if _use_process(paths) else None
-    works = reader if reader is not None else _batches(paths, batch_size, stdin)
+    folder = make_folder() if _use_process(paths) else None
+    reader = Readers(paths, readers=readers, chunk_size=batch_size, folder=folder) if folder is not None else None
+    works: Iterable[_Work] = reader if reader is not None else _batches(paths, batch_size, stdin)
     group = _GroupCommit(archive, commit_seconds)
     bulk = contextlib.ExitStack()
     if _is_bulk_load(archive, paths):
@@ -229,8 +179,13 @@ def _ingest(
                 log.error("%s", work.error)
                 summary.file_errors.append(work.error)
                 continue
-            assert work.batch is not None
-            result = group.write(work.batch, run_id=summary.run_id, kind="file", delivery=work.delivery)
+            if work.staged is not None:
+                group.commit()  # a staged chunk is attached, and committed, on its own
+                result = archive.write_staged(work.staged, run_id=summary.run_id, kind="file")
+                os.unlink(work.staged.path)
+            else:
+                assert work.batch is not None
+                result = group.write(work.batch, run_id=summary.run_id, kind="file", delivery=work.delivery)
             summary.result.add(result)
             if on_progress is not None:
                 on_progress(result)
@@ -251,6 +206,8 @@ def _ingest(
     finally:
         if reader is not None:
             reader.close()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
         bulk.close()  # build the deferred indexes, whatever happened
     summary.status = "partial" if summary.file_errors else "ok"
     archive.finish_run(summary.run_id, summary.status, "; ".join(summary.file_errors) or None)

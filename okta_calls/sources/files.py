@@ -19,7 +19,7 @@ import io
 import json
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -44,21 +44,36 @@ class EnvelopeRead:
     items: list[Incoming]
 
 
+class Skipped:
+    """Stands for an item the caller asked to skip (see ``read_source``)."""
+
+    __slots__ = ()
+
+
+SKIPPED = Skipped()
 Read = Incoming | EnvelopeRead
+Skip = Callable[[int], bool]
 
 
-def read_source(path: str, *, stdin: IO[bytes] | None = None) -> Iterator[Read]:
-    """Yield every event (or envelope) in ``path`` (``-`` is stdin) with its provenance."""
+def read_source(
+    path: str, *, stdin: IO[bytes] | None = None, skip: Skip | None = None, limit: int | None = None
+) -> Iterator[Read | Skipped]:
+    """Yield every event (or envelope) in ``path`` (``-`` is stdin) with its provenance.
+
+    ``skip(i)`` true yields ``SKIPPED`` in place of item ``i`` (0-based, every item counted, bad ones too),
+    without decoding it where the format allows (NDJSON): several reader processes share a file that way.
+    ``limit`` reads at most that many bytes of the file (its size when an import started).
+    """
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
             raw: IO[bytes] = stdin if stdin is not None else sys.stdin.buffer
             stream = _maybe_gunzip(raw, name)
-            yield from _read_stream(stream, name)
+            yield from _read_stream(stream, name, skip)
         else:
             with open(path, "rb") as handle:
-                stream = _maybe_gunzip(handle, name)
-                yield from _read_stream(stream, name)
+                stream = _maybe_gunzip(handle, name, limit)
+                yield from _read_stream(stream, name, skip)
     except FileNotFoundError:
         raise SourceError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -71,8 +86,8 @@ def read_source(path: str, *, stdin: IO[bytes] | None = None) -> Iterator[Read]:
         raise SourceError(f"{name}: cannot be read ({error.strerror or error})") from None
 
 
-def _maybe_gunzip(handle: IO[bytes], name: str) -> IO[bytes]:
-    buffered = io.BufferedReader(_RawWrapper(handle), CHUNK)
+def _maybe_gunzip(handle: IO[bytes], name: str, limit: int | None = None) -> IO[bytes]:
+    buffered = io.BufferedReader(_RawWrapper(handle, limit), CHUNK)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         return io.BufferedReader(_RawWrapper(gzip.GzipFile(fileobj=buffered, mode="rb")), CHUNK)
     return buffered
@@ -85,19 +100,25 @@ class _RawWrapper(io.RawIOBase):
     before the damage instead of failing a whole buffer-sized read.
     """
 
-    def __init__(self, handle: IO[bytes]) -> None:
+    def __init__(self, handle: IO[bytes], limit: int | None = None) -> None:
         self._read = getattr(handle, "read1", handle.read)
+        self._left = limit
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._read(len(buffer))
+        size = len(buffer) if self._left is None else min(len(buffer), self._left)
+        if size == 0:
+            return 0
+        data = self._read(size)
         buffer[: len(data)] = data
+        if self._left is not None:
+            self._left -= len(data)
         return len(data)
 
 
-def _read_stream(stream: IO[bytes], name: str) -> Iterator[Read]:
+def _read_stream(stream: IO[bytes], name: str, skip: Skip | None) -> Iterator[Read | Skipped]:
     head = stream.peek(8192)[:8192]  # type: ignore[attr-defined]
     if head.startswith(BOM):
         stream.read(len(BOM))
@@ -108,17 +129,26 @@ def _read_stream(stream: IO[bytes], name: str) -> Iterator[Read]:
     if first not in (b"{", b"[") and b"\x00" in head:
         raise SourceError(f"{name}: is not JSON text (binary data at the start)")
     if first == b"[":
-        yield from _read_values(stream, name, array=True)
+        yield from _skipping(_read_values(stream, name, array=True), skip)
         return
     if first == b"{":
         line = stream.peek(CHUNK)  # type: ignore[attr-defined]
         newline = line.find(b"\n")
         if newline < 0 or _parses(line[:newline]):
-            yield from _read_lines(stream, name)
+            yield from _read_lines(stream, name, skip)
         else:
-            yield from _read_values(stream, name, array=False)
+            yield from _skipping(_read_values(stream, name, array=False), skip)
         return
-    yield from _read_lines(stream, name)
+    yield from _read_lines(stream, name, skip)
+
+
+def _skipping(reads: Iterator[Read], skip: Skip | None) -> Iterator[Read | Skipped]:
+    """Items of a format that must be decoded to be counted: decoded, then skipped as asked."""
+    if skip is None:
+        yield from reads
+        return
+    for index, read in enumerate(reads):
+        yield SKIPPED if skip(index) else read
 
 
 def _parses(line: bytes) -> bool:
@@ -129,12 +159,18 @@ def _parses(line: bytes) -> bool:
         return False
 
 
-def _read_lines(stream: IO[bytes], name: str) -> Iterator[Read]:
-    """NDJSON: one value per line; a bad line is an item with ``error`` set, never the end of the file."""
+def _read_lines(stream: IO[bytes], name: str, skip: Skip | None = None) -> Iterator[Read | Skipped]:
+    """NDJSON: one value per line; a bad line is an item with ``error`` set, never the end of the file.
+    Every non-blank line is one item (an envelope line is one ``EnvelopeRead``), so ``skip`` needs no decoding."""
+    index = -1
     for number, line in enumerate(stream, start=1):
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
         if not line.strip():
+            continue
+        index += 1
+        if skip is not None and skip(index):
+            yield SKIPPED
             continue
         try:
             value, exact = decode(line)
