@@ -8,8 +8,8 @@ the writer attaches that file and copies it into the archive with one ``INSERT .
 (``copy_chunk``): SQLite moves the records itself and the writer touches no row in Python.
 
 A staged file holds, keyed by ``sid`` (the event's position in the chunk, from 1):
-``events`` (one wide row per event: its payload, ref, line, events row and search row), ``targets``, ``debug_data``,
-``ip_chain`` and ``search`` (the projection rows of ``okta_calls.projections.Rows``), and ``actors``,
+``events`` (one wide row per event: its payload, ref, line, ``events`` row and search row), ``targets``,
+``debug_data`` and ``ip_chain`` (the projection rows of ``okta_calls.projections.Rows``), and ``actors``,
 ``users``, ``phones``: the chunk's entities already merged by the reader (``projections.Dimensions``), which
 the writer upserts. New events get consecutive archive ids after the archive's last one, so a staged import
 and an in-process import make the same archive (tests/test_ingest_staged.py).
