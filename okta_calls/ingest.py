@@ -23,6 +23,8 @@ from typing import IO, Any
 from .archive import Archive, PreparedBatch, prepare
 from .batch import fewer_gc_pauses
 from .model import BatchResult, Delivery, Incoming
+from .redact import Redactor
+from .redaction import redact_reads, settle
 from .sources.files import EnvelopeRead, SourceError, read_source
 
 log = logging.getLogger(__name__)
@@ -51,12 +53,14 @@ class _Work:
     error: str | None = None
 
 
-def _batches(paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None) -> Iterator[_Work]:
+def _batches(
+    paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None, redactor: Redactor | None = None
+) -> Iterator[_Work]:
     """Prepared batches in file order; an envelope is a batch of its own; a file fault is a work item too."""
     for path in paths:
         batch: list[Incoming] = []
         try:
-            for read in read_source(path, stdin=stdin):
+            for read in redact_reads(read_source(path, stdin=stdin), redactor):
                 if isinstance(read, EnvelopeRead):
                     if batch:
                         yield _Work(prepare(batch))
@@ -80,7 +84,7 @@ _DONE = "done"
 PROCESS_THRESHOLD = 16 << 20  # inputs smaller than this are read in-process (a process costs ~0.3 s to start)
 
 
-def _reader_main(paths: Sequence[str], batch_size: int, channel: Any) -> None:
+def _reader_main(paths: Sequence[str], batch_size: int, channel: Any, redactor: Redactor | None = None) -> None:
     """The reader process: parse and prepare every batch, hand each to the writer through ``channel``.
 
     Ends by itself when the writer is gone (killed with -9, say) instead of waiting on a full queue forever.
@@ -100,7 +104,7 @@ def _reader_main(paths: Sequence[str], batch_size: int, channel: Any) -> None:
 
     try:
         with fewer_gc_pauses():
-            for work in _batches(paths, batch_size, None):
+            for work in _batches(paths, batch_size, None, redactor):
                 send(work)
         send(_DONE)
     except BaseException as error:  # noqa: BLE001 - reported to the writer, which raises it
@@ -112,11 +116,13 @@ class _ReaderProcess:
     writes. Python threads cannot do this: SQLite releases the GIL for every row it steps, and a busy reader
     thread then makes the writer wait for it row after row."""
 
-    def __init__(self, paths: Sequence[str], batch_size: int) -> None:
+    def __init__(self, paths: Sequence[str], batch_size: int, redactor: Redactor | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._channel = context.Queue(maxsize=2)
         self._process = context.Process(
-            target=_reader_main, args=(list(paths), batch_size, self._channel), name="okta-calls-reader", daemon=True
+            # The redactor (its key) reaches the process through multiprocessing's pipe, never its command line.
+            target=_reader_main, args=(list(paths), batch_size, self._channel, redactor), name="okta-calls-reader",
+            daemon=True,
         )
 
     def __iter__(self) -> Iterator[_Work]:
@@ -195,15 +201,17 @@ def ingest_paths(
     on_progress: Callable[[BatchResult], None] | None = None,
     stdin: IO[bytes] | None = None,
     commit_seconds: float = COMMIT_SECONDS,
+    redactor: Redactor | None = None,
 ) -> IngestSummary:
-    """Archive every event in ``paths`` (``-`` is stdin) as one ingest run.
+    """Archive every event in ``paths`` (``-`` is stdin) as one ingest run, redacted with ``redactor`` if given.
 
     Each batch commits on its own, so an interruption keeps everything before it and a re-run completes the
     rest without duplicates. An unreadable file is reported and the next one is read.
     """
     with fewer_gc_pauses():
         return _ingest(
-            archive, paths, batch_size=batch_size, on_progress=on_progress, stdin=stdin, commit_seconds=commit_seconds
+            archive, paths, batch_size=batch_size, on_progress=on_progress, stdin=stdin, commit_seconds=commit_seconds,
+            redactor=redactor,
         )
 
 
@@ -215,10 +223,12 @@ def _ingest(
     on_progress: Callable[[BatchResult], None] | None,
     stdin: IO[bytes] | None,
     commit_seconds: float,
+    redactor: Redactor | None = None,
 ) -> IngestSummary:
+    settle(archive, redactor)  # refuses a missing or wrong key before anything is written
     summary = IngestSummary(run_id=archive.start_run("file", [("<stdin>" if p == "-" else p) for p in paths]))
-    reader = _ReaderProcess(paths, batch_size) if _use_process(paths) else None
-    works = reader if reader is not None else _batches(paths, batch_size, stdin)
+    reader = _ReaderProcess(paths, batch_size, redactor) if _use_process(paths) else None
+    works = reader if reader is not None else _batches(paths, batch_size, stdin, redactor)
     group = _GroupCommit(archive, commit_seconds)
     bulk = contextlib.ExitStack()
     if _is_bulk_load(archive, paths):
