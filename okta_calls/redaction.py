@@ -271,17 +271,22 @@ P = TypeVar("P", bound=_HasItems)
 
 
 def redact_pages(pages: Iterator[P], redactor: Redactor | None) -> Iterator[P]:
-    """System Log pages (``sources.okta_api.Page``) with their events redacted; closing it closes ``pages``."""
-    if redactor is None:
-        return pages
-    return _redacted_pages(pages, redactor)
+    """System Log pages (``sources.okta_api.Page``) with their events redacted; ``close()`` closes ``pages``."""
+    return pages if redactor is None else _RedactedPages(pages, redactor)
 
 
-def _redacted_pages(pages: Iterator[P], redactor: Redactor) -> Iterator[P]:
-    try:
-        for page in pages:
-            yield dataclasses.replace(page, items=redact_items(page.items, redactor))  # type: ignore[type-var]
-    finally:
-        close = getattr(pages, "close", None)
+class _RedactedPages(Iterator[P]):
+    """An iterator of pages, each a copy with redacted items; closing it closes the pages it reads."""
+
+    def __init__(self, pages: Iterator[P], redactor: Redactor) -> None:
+        self._pages = pages
+        self._redactor = redactor
+
+    def __next__(self) -> P:
+        page = next(self._pages)
+        return dataclasses.replace(page, items=redact_items(page.items, self._redactor))  # type: ignore[type-var]
+
+    def close(self) -> None:
+        close = getattr(self._pages, "close", None)
         if callable(close):
             close()
