@@ -312,3 +312,19 @@ def test_api_sync_redacts_and_refuses_without_the_key(tmp_path: Path) -> None:
         blob = "\n".join(payload for (payload,) in archive.conn.execute("SELECT payload FROM raw_events"))
         assert "198.51.100.7" not in blob and "@example.com" in blob and "user7@" not in blob
         assert "+14155550007" not in blob
+
+
+def test_receive_refuses_to_start_without_the_key(tmp_path: Path, small_file: Path) -> None:
+    from okta_calls.receiver import serve_hooks
+
+    db = tmp_path / "r.db"
+    assert run("ingest", str(db), str(small_file), "--redact", "--silent", key=KEY_TEXT).exit_code == 0
+    before = digest(db)
+    with pytest.raises(RedactionError, match="is a redacted archive"):
+        serve_hooks(db, secret="s3cret", port=0)
+    with pytest.raises(RedactionError, match="another key"):
+        serve_hooks(db, secret="s3cret", port=0, redactor=Redactor(OTHER_KEY))
+    refused = CliRunner().invoke(cli, ["receive", str(db), "--port", "1"],
+                                 env={"OKTA_HOOK_SECRET": "s3cret", KEY_ENV: ""})
+    assert refused.exit_code == 1 and "is a redacted archive" in refused.output
+    assert digest(db) == before
