@@ -20,15 +20,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from . import __version__
+from . import __version__, cli_redact
 from .archive import Archive, ArchiveError
-from .cli_redact import (
-    redact_keygen,
-    redact_options,
-    redact_token,
-    redaction_status,
-    redactor_for,
-)
 from .model import BatchResult
 from .redact import Redactor
 from .redaction import RedactionError
@@ -134,7 +127,7 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
               help="Files: commit at most this often, in seconds (0: every batch). Lower loses less work to a "
                    "crash, costs speed.")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")
-@redact_options
+@cli_redact.redact_options
 @okta_options
 @click.option("--event-type", "event_types", multiple=True, metavar="TYPE",
               help="API: only this eventType (repeatable). Default: every system.voice.* and system.sms.* event.")
@@ -162,7 +155,7 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interva
     Without PATHS: pull from {org}/api/v1/logs, following Okta's `next` links. Each page's events and its
     `next` link are committed together, so a run can be killed at any moment and simply re-run.
     """
-    redactor = redactor_for(db_path, redact, redact_key_file)
+    redactor = cli_redact.redactor_for(db_path, redact, redact_key_file)
     if paths:
         _ingest_files(db_path, paths, batch_size=batch_size, commit_seconds=commit_interval, silent=silent,
                       redactor=redactor)
@@ -317,7 +310,7 @@ def auth_command(auth_path: str, org: str, client_id: str | None, private_key: s
               help="Header Okta sends the secret in (the hook's 'Authentication field').")
 @click.option("--max-body", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; bigger ones get 413.")
-@redact_options
+@cli_redact.redact_options
 def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str | None,
             auth_header: str, max_body: int, redact: bool, redact_key_file: str | None) -> None:
     """Receive Okta Event Hook deliveries into DB_PATH, committing each before answering 200.
@@ -334,7 +327,7 @@ def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str
         secret = os.environ.get("OKTA_HOOK_SECRET", "").strip()
     if not secret:
         raise click.UsageError("no Event Hook secret: set OKTA_HOOK_SECRET or pass --secret-file")
-    redactor = redactor_for(db_path, redact, redact_key_file)
+    redactor = cli_redact.redactor_for(db_path, redact, redact_key_file)
     try:
         serve_hooks(db_path, secret=secret, host=host, port=port, path=hook_path, max_body=max_body,
                     auth_header=auth_header, log_level="info", redactor=redactor)
@@ -443,7 +436,7 @@ def status(db_path: str) -> None:
         stored = archive.meta("projection_version")
         state = "current" if stored == str(PROJECTION_VERSION) else f"STALE: run `okta-calls rebuild {db_path}`"
         click.echo(f"projections: version {stored} ({state})")
-        click.echo(redaction_status(archive))
+        click.echo(cli_redact.redaction_status(archive))
         for row in archive.conn.execute(
             "SELECT id, started_at, status, source_kind, seen, inserted, duplicates, rejected "
             "FROM ingest_runs ORDER BY id DESC LIMIT 5"
@@ -453,8 +446,8 @@ def status(db_path: str) -> None:
             click.echo(f"cursor: {org} [{query}] saved {updated}")
 
 
-cli.add_command(redact_token)
-cli.add_command(redact_keygen)
+cli.add_command(cli_redact.redact_token)
+cli.add_command(cli_redact.redact_keygen)
 
 
 def main() -> None:
