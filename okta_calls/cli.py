@@ -20,9 +20,11 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from . import __version__
+from . import __version__, cli_redact
 from .archive import Archive, ArchiveError
 from .model import BatchResult
+from .redact import Redactor
+from .redaction import RedactionError
 
 log = logging.getLogger("okta_calls")
 
@@ -63,7 +65,7 @@ def open_archive(db_path: str, *, rebuild_stale: bool = True) -> Iterator[Archiv
             )
             archive.rebuild()
         yield archive
-    except ArchiveError as error:
+    except (ArchiveError, RedactionError) as error:
         raise click.ClickException(str(error)) from None
     finally:
         archive.close()
@@ -127,6 +129,7 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
 @click.option("--readers", type=click.IntRange(1, 16), metavar="N",
               help="Files: reader processes for a large import (default: one per core, at most 3).")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")
+@cli_redact.redact_options
 @okta_options
 @click.option("--event-type", "event_types", multiple=True, metavar="TYPE",
               help="API: only this eventType (repeatable). Default: every system.voice.* and system.sms.* event.")
@@ -145,7 +148,7 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(1, 1000),
               help="API: events per page.")
 def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interval: float, readers: int | None,
-           silent: bool, **api: Any) -> None:
+           silent: bool, redact: bool, redact_key_file: str | None, **api: Any) -> None:
     """Archive Okta System Log events into DB_PATH, from files or from the Okta API.
 
     With PATHS: files of NDJSON, JSON arrays, single events or Event Hook deliveries, optionally gzipped;
@@ -154,20 +157,21 @@ def ingest(db_path: str, paths: tuple[str, ...], batch_size: int, commit_interva
     Without PATHS: pull from {org}/api/v1/logs, following Okta's `next` links. Each page's events and its
     `next` link are committed together, so a run can be killed at any moment and simply re-run.
     """
+    redactor = cli_redact.redactor_for(db_path, redact, redact_key_file)
     if paths:
         _ingest_files(db_path, paths, batch_size=batch_size, commit_seconds=commit_interval, readers=readers,
-                      silent=silent)
+                      silent=silent, redactor=redactor)
         return
     if not (api["org"] or api["token"] or api["client_id"] or os.path.exists(api["auth_path"])):
         raise click.UsageError(
             "give files to read ('-' for stdin), or an Okta org to pull from (--org / OKTA_ORG_URL with "
             "--token, a service app, or an auth.json from `okta-calls auth`)"
         )
-    _ingest_api(db_path, silent=silent, **api)
+    _ingest_api(db_path, silent=silent, redactor=redactor, **api)
 
 
 def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, commit_seconds: float,
-                  readers: int | None, silent: bool) -> None:
+                  readers: int | None, silent: bool, redactor: Redactor | None) -> None:
     from .ingest import ingest_paths
 
     with open_archive(db_path) as archive, progress_bar(silent, unit=" events", desc="ingest") as bar:
@@ -178,6 +182,7 @@ def _ingest_files(db_path: str, paths: tuple[str, ...], *, batch_size: int, comm
             on_progress=lambda result: bar.update(result.seen),
             commit_seconds=commit_seconds,
             readers=readers,
+            redactor=redactor,
         )
     click.echo(_summary(summary.result, summary.run_id))
     for error in summary.file_errors:
@@ -194,7 +199,7 @@ def _exit_on_rejects(result: BatchResult, run_id: int) -> None:
         sys.exit(EXIT_REJECTS)
 
 
-def _ingest_api(db_path: str, *, silent: bool, **api: Any) -> None:
+def _ingest_api(db_path: str, *, silent: bool, redactor: Redactor | None, **api: Any) -> None:
     import threading
 
     from .sources.okta_api import OktaError, OktaUnavailable, choose_filter
@@ -231,7 +236,7 @@ def _ingest_api(db_path: str, *, silent: bool, **api: Any) -> None:
             try:
                 result = sync(archive, client, filter=filter_expr, since=since, until=until, limit=api["limit"],
                               follow=api["follow"], interval=api["interval"], stop_event=stop,
-                              on_progress=on_progress)
+                              on_progress=on_progress, redactor=redactor)
             except OktaUnavailable as error:
                 raise click.ClickException(f"{error}; the cursor is at the last saved page: re-run to resume") \
                     from None
@@ -308,8 +313,9 @@ def auth_command(auth_path: str, org: str, client_id: str | None, private_key: s
               help="Header Okta sends the secret in (the hook's 'Authentication field').")
 @click.option("--max-body", default=10 * 1024 * 1024, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; bigger ones get 413.")
+@cli_redact.redact_options
 def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str | None,
-            auth_header: str, max_body: int) -> None:
+            auth_header: str, max_body: int, redact: bool, redact_key_file: str | None) -> None:
     """Receive Okta Event Hook deliveries into DB_PATH, committing each before answering 200.
 
     Serves only the hook path and GET /health (never the Datasette UI). The secret comes from
@@ -324,9 +330,12 @@ def receive(db_path: str, host: str, port: int, hook_path: str, secret_file: str
         secret = os.environ.get("OKTA_HOOK_SECRET", "").strip()
     if not secret:
         raise click.UsageError("no Event Hook secret: set OKTA_HOOK_SECRET or pass --secret-file")
+    redactor = cli_redact.redactor_for(db_path, redact, redact_key_file)
     try:
         serve_hooks(db_path, secret=secret, host=host, port=port, path=hook_path, max_body=max_body,
-                    auth_header=auth_header, log_level="info")
+                    auth_header=auth_header, log_level="info", redactor=redactor)
+    except RedactionError as error:
+        raise click.ClickException(str(error)) from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     except ArchiveError as error:
@@ -430,6 +439,7 @@ def status(db_path: str) -> None:
         stored = archive.meta("projection_version")
         state = "current" if stored == str(PROJECTION_VERSION) else f"STALE: run `okta-calls rebuild {db_path}`"
         click.echo(f"projections: version {stored} ({state})")
+        click.echo(cli_redact.redaction_status(archive))
         for row in archive.conn.execute(
             "SELECT id, started_at, status, source_kind, seen, inserted, duplicates, rejected "
             "FROM ingest_runs ORDER BY id DESC LIMIT 5"
@@ -437,6 +447,10 @@ def status(db_path: str) -> None:
             click.echo("run {}: {} {} {} seen={} new={} dup={} rejected={}".format(*row))
         for org, query, updated in archive.conn.execute("SELECT org, query, updated_at FROM sync_state"):
             click.echo(f"cursor: {org} [{query}] saved {updated}")
+
+
+cli.add_command(cli_redact.redact_token)
+cli.add_command(cli_redact.redact_keygen)
 
 
 def main() -> None:

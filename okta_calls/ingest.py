@@ -25,6 +25,8 @@ from .batch import fewer_gc_pauses
 from .model import BatchResult, Incoming
 from .readers import Readers
 from .readers import Work as _Work
+from .redact import Redactor
+from .redaction import redact_reads, settle
 from .sources.files import EnvelopeRead, Skipped, SourceError, read_source
 from .staging import make_folder
 
@@ -47,12 +49,14 @@ class IngestSummary:
     status: str = "running"
 
 
-def _batches(paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None) -> Iterator[_Work]:
+def _batches(
+    paths: Sequence[str], batch_size: int, stdin: IO[bytes] | None, redactor: Redactor | None = None
+) -> Iterator[_Work]:
     """Prepared batches in file order; an envelope is a batch of its own; a file fault is a work item too."""
     for path in paths:
         batch: list[Incoming] = []
         try:
-            for read in read_source(path, stdin=stdin):
+            for read in redact_reads(read_source(path, stdin=stdin), redactor):
                 assert not isinstance(read, Skipped)
                 if isinstance(read, EnvelopeRead):
                     if batch:
@@ -137,8 +141,9 @@ def ingest_paths(
     stdin: IO[bytes] | None = None,
     commit_seconds: float = COMMIT_SECONDS,
     readers: int | None = None,
+    redactor: Redactor | None = None,
 ) -> IngestSummary:
-    """Archive every event in ``paths`` (``-`` is stdin) as one ingest run.
+    """Archive every event in ``paths`` (``-`` is stdin) as one ingest run, redacted with ``redactor`` if given.
 
     Each batch commits on its own, so an interruption keeps everything before it and a re-run completes the
     rest without duplicates. An unreadable file is reported and the next one is read.
@@ -152,6 +157,7 @@ def ingest_paths(
             stdin=stdin,
             commit_seconds=commit_seconds,
             readers=readers or default_readers(),
+            redactor=redactor,
         )
 
 
@@ -164,11 +170,17 @@ def _ingest(
     stdin: IO[bytes] | None,
     commit_seconds: float,
     readers: int,
+    redactor: Redactor | None,
 ) -> IngestSummary:
+    settle(archive, redactor)  # refuses a missing or wrong key before anything is written
     summary = IngestSummary(run_id=archive.start_run("file", [("<stdin>" if p == "-" else p) for p in paths]))
     folder = make_folder() if _use_process(paths) else None
-    reader = Readers(paths, readers=readers, chunk_size=batch_size, folder=folder) if folder is not None else None
-    works: Iterable[_Work] = reader if reader is not None else _batches(paths, batch_size, stdin)
+    reader = (
+        Readers(paths, readers=readers, chunk_size=batch_size, folder=folder, redactor=redactor)
+        if folder is not None
+        else None
+    )
+    works: Iterable[_Work] = reader if reader is not None else _batches(paths, batch_size, stdin, redactor)
     group = _GroupCommit(archive, commit_seconds)
     bulk = contextlib.ExitStack()
     if _is_bulk_load(archive, paths):

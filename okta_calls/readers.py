@@ -29,6 +29,8 @@ from typing import Any
 
 from .batch import PreparedBatch, fewer_gc_pauses, prepare
 from .model import Delivery, Incoming
+from .redact import Redactor
+from .redaction import redact_reads
 from .sources.files import SKIPPED, EnvelopeRead, SourceError, read_source
 from .staging import ChunkBuilder, StagedChunk
 
@@ -120,14 +122,14 @@ class _ChunkWriter:
 
 
 def _read_file(index: int, path: str, limit: int, reader: int, readers: int, chunk_size: int,
-               send: _Sender, chunks: _ChunkWriter) -> None:
+               send: _Sender, chunks: _ChunkWriter, redactor: Redactor | None = None) -> None:
     """Send this reader's chunks of one file, then its ``FileEnd``."""
     count = 0
     current: int | None = None
     error: str | None = None
     mine = (lambda item: (item // chunk_size) % readers != reader) if readers > 1 else None
     try:
-        for read in read_source(path, skip=mine, limit=limit):
+        for read in redact_reads(read_source(path, skip=mine, limit=limit), redactor):
             chunk = count // chunk_size
             count += 1
             if current is not None and chunk != current:
@@ -150,7 +152,7 @@ def _read_file(index: int, path: str, limit: int, reader: int, readers: int, chu
 
 
 def _reader_main(paths: Sequence[str], limits: Sequence[int], reader: int, readers: int, chunk_size: int,
-                 folder: str, channel: Any) -> None:
+                 folder: str, channel: Any, redactor: Redactor | None) -> None:
     """A reader process: every file, this reader's chunks, in order."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the writer decides what an interrupt means
     send = _Sender(channel)
@@ -158,7 +160,7 @@ def _reader_main(paths: Sequence[str], limits: Sequence[int], reader: int, reade
         with fewer_gc_pauses():
             chunks = _ChunkWriter(send, folder, reader)
             for index, (path, limit) in enumerate(zip(paths, limits)):
-                _read_file(index, path, limit, reader, readers, chunk_size, send, chunks)
+                _read_file(index, path, limit, reader, readers, chunk_size, send, chunks, redactor)
         send(_DONE)
     except BaseException as error:  # noqa: BLE001 - reported to the writer, which raises it
         send(f"reader {reader} failed: {type(error).__name__}: {error}")
@@ -167,7 +169,8 @@ def _reader_main(paths: Sequence[str], limits: Sequence[int], reader: int, reade
 class Readers:
     """Starts the reader processes and yields their work in file order (``merge``)."""
 
-    def __init__(self, paths: Sequence[str], *, readers: int, chunk_size: int, folder: str) -> None:
+    def __init__(self, paths: Sequence[str], *, readers: int, chunk_size: int, folder: str,
+                 redactor: Redactor | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._paths = list(paths)
         limits = [os.path.getsize(path) for path in self._paths]
@@ -175,7 +178,8 @@ class Readers:
         self._processes = [
             context.Process(
                 target=_reader_main,
-                args=(self._paths, limits, reader, readers, chunk_size, folder, channel),
+                # The redactor (its key) reaches the process through multiprocessing's pipe, never its command line.
+                args=(self._paths, limits, reader, readers, chunk_size, folder, channel, redactor),
                 name=f"okta-calls-reader-{reader}",
                 daemon=True,
             )

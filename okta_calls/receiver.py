@@ -21,6 +21,8 @@ import uvicorn
 
 from .archive import Archive, ArchiveError
 from .model import BatchResult, Delivery, Incoming
+from .redact import Redactor
+from .redaction import redact_delivery, redact_items, settle
 from .sources.hooks import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_BODY,
@@ -39,10 +41,11 @@ DEFAULT_BUSY_TIMEOUT = 2.0  # seconds a delivery waits for another writer; Okta 
 _LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
 
 
-def archive_commit(archive: Archive, run_id: int) -> Commit:
-    """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction."""
+def archive_commit(archive: Archive, run_id: int, redactor: Redactor | None = None) -> Commit:
+    """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction (redacted first if asked)."""
 
     def commit(delivery: Delivery, items: list[Incoming]) -> BatchResult:
+        delivery, items = redact_delivery(delivery, redactor), redact_items(items, redactor)
         return archive.append(items, run_id=run_id, kind="hook", delivery=delivery)
 
     return commit
@@ -60,6 +63,7 @@ def serve_hooks(
     auth_header: str = "Authorization",
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     deadline: float | None = DEFAULT_DEADLINE,
+    redactor: Redactor | None = None,
 ) -> None:
     """Serve the Event Hook endpoint for ``db_path`` until SIGINT/SIGTERM; blocks.
 
@@ -74,9 +78,10 @@ def serve_hooks(
     if archive.projections_stale:
         log.warning("%s: the projections were built by another version; run 'okta-calls rebuild' when idle", db_path)
     try:
+        settle(archive, redactor)  # refuses a missing or wrong key before anything is written
         run_id = archive.start_run("hook", [f"http://{host}:{port}{path}"])
         app = HookApp(
-            archive_commit(archive, run_id),
+            archive_commit(archive, run_id, redactor),
             secret=secret,
             path=path,
             max_body=max_body,

@@ -30,6 +30,8 @@ from typing import Any
 from .archive import Archive, ArchiveError
 from .batch import PreparedBatch, fewer_gc_pauses, prepare
 from .model import BatchResult, Cursor
+from .redact import Redactor
+from .redaction import redact_pages, settle
 from .sources.okta_api import (
     DEFAULT_LIMIT,
     OktaClient,
@@ -154,6 +156,7 @@ def sync(
     sleep: Callable[[float], Any] | None = None,
     prefetch: bool = True,
     clock: Callable[[], float] = time.monotonic,
+    redactor: Redactor | None = None,
 ) -> SyncResult:
     """Archive the System Log events matching ``filter`` as one ingest run.
 
@@ -164,7 +167,8 @@ def sync(
 
     ``stop_event`` (shared with the client, which it also interrupts) ends the run after the current page's
     commit; the run is recorded as ``interrupted``. Okta and archive errors are recorded as ``failed`` on the
-    run and raised; the cursor stays at the last committed page.
+    run and raised; the cursor stays at the last committed page. With ``redactor`` every event is redacted
+    before it is archived (``okta_calls.redaction``).
     """
     org = org or client.org_url
     key = query_key or query_key_for(filter)
@@ -182,6 +186,7 @@ def sync(
             url = stored
         else:
             url = build_start_url(org, since=since or default_since(), filter=filter, limit=limit)
+    settle(archive, redactor)  # refuses a missing or wrong key before anything is written
     run_id = archive.start_run("api", [redact_url(url)])
     outcome = SyncResult(run_id=run_id, status="ok", bounded=bounded, next_url=None if bounded else url)
     started = clock()
@@ -210,7 +215,7 @@ def sync(
     try:
         while True:
             last: Page | None = None
-            pages = client.pages(url)
+            pages = redact_pages(client.pages(url), redactor)
             if prefetch:
                 with _Prefetcher(pages) as ahead:
                     for page, prepared in ahead:
