@@ -121,11 +121,11 @@ def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
 @cli.command()
 @click.argument("db_path", type=click.Path(dir_okay=False))
 @click.argument("paths", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
-              help="Events per batch handed to the writer (files).")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Files: events per batch. A large file (16 MB or more) is committed one batch at a time.")
 @click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(min=0.0),
-              help="Files: commit at most this often, in seconds (0: every batch). Lower loses less work to a "
-                   "crash, costs speed.")
+              help="Files under 16 MB and stdin: group batches into one commit at most this often, in seconds "
+                   "(0: every batch).")
 @click.option("--readers", type=click.IntRange(1, 16), metavar="N",
               help="Files: reader processes for a large import (default: one per core, at most 3).")
 @click.option("--silent", is_flag=True, help="No progress bar; only the summary line.")

@@ -32,7 +32,7 @@ from .staging import make_folder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000  # a large import commits one batch (a staged chunk) at a time: bigger ones commit less often
 # Batches are committed in groups, at most this often: at a million events most of a commit's cost is the
 # random index pages it dirties, and a group dirties each page once for many more events. One second also
 # bounds how long a live `okta-calls receive` waits for the write lock.
