@@ -467,14 +467,17 @@ class Archive:
         try:
             yield
         finally:
-            log.info("%s: building %d indexes", self.path, len(scattered))
+            started = time.monotonic()
             with self._transaction():
                 create_indexes(self.conn)
+            log.info("%s: built %d indexes in %.1f s", self.path, len(scattered), time.monotonic() - started)
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file (call when idle; readers can starve it)."""
         try:
+            started = time.monotonic()
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            log.debug("%s: checkpoint in %.1f s", self.path, time.monotonic() - started)
         except sqlite3.Error as error:
             log.warning("%s: checkpoint failed: %s", self.path, error)
 

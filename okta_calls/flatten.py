@@ -161,16 +161,15 @@ def _targets(event: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str,
 
 
 def _debug_rows(debug_data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    rows = []
-    for key, value in debug_data.items():
-        if value is None:
-            stored = None
-        elif isinstance(value, str):
-            stored = value
-        else:
-            stored = dumps(value)
-        rows.append((key, stored))
-    return rows
+    """(key, value) rows: strings as they are, null as NULL, anything else as compact JSON."""
+    return [
+        (key, value if value.__class__ is str or value is None else _debug_value(value))
+        for key, value in debug_data.items()
+    ]
+
+
+def _debug_value(value: Any) -> str:
+    return value if isinstance(value, str) else dumps(value)  # (a str subclass stays text)
 
 
 def _geo(geo: Mapping[str, Any]) -> tuple[Any, ...]:

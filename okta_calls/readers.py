@@ -233,10 +233,11 @@ class Readers:
         return next((other.error for other in ends if other.error is not None), None)
 
     def close(self) -> None:
-        for process in self._processes:
+        started = [process for process in self._processes if process.pid is not None]
+        for process in started:
             if process.is_alive():
                 process.terminate()
-        for process in self._processes:
+        for process in started:
             process.join(timeout=5)
         for channel in self._channels:
             channel.close()
