@@ -425,6 +425,18 @@ class FakeOkta:
         with self._lock:
             return len(self._events)
 
+    def events_before(self, next_url: str) -> list[dict[str, Any]]:
+        """Every stored event (filter or not) that a polling ``next`` link of this server has moved past.
+
+        A client that committed a page with that link has been served every matching one of them.
+        """
+        after = parse_qs(urlsplit(next_url).query).get("after", [""])[0]
+        cursor = self._decode_cursor(after)
+        if cursor.get("m") != "p":
+            raise ValueError(f"not a polling cursor: {next_url}")
+        with self._lock:
+            return [stored.event for stored in self._events[: int(cursor.get("i", 0))]]
+
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each is used by the next request to its path."""
         with self._lock:
