@@ -57,6 +57,10 @@ MIGRATIONS = Migrations("okta_calls")
 MAX_REJECT_RAW = 1 << 20  # keep at most 1 MiB of a rejected item's text
 
 
+# The longest a checkpoint may keep other writers waiting (a hook delivery has 3 s in all).
+CHECKPOINT_WAIT = 0.25
+
+
 class ArchiveError(Exception):
     """The archive could not do what was asked; ``str()`` is one line naming the file and the cause."""
 
@@ -472,14 +476,24 @@ class Archive:
                 create_indexes(self.conn)
             log.info("%s: built %d indexes in %.1f s", self.path, len(scattered), time.monotonic() - started)
 
-    def checkpoint(self) -> None:
-        """Fold the WAL back into the database file (call when idle; readers can starve it)."""
+    def checkpoint(self, *, wait: float = CHECKPOINT_WAIT) -> bool:
+        """Fold the WAL back into the database file and truncate it (call when idle; readers can starve it).
+
+        While a TRUNCATE checkpoint waits for readers of older snapshots it keeps every other writer out, so
+        it waits at most ``wait`` seconds: a live ``receive`` must not miss Okta's deadline behind it. When the
+        readers do not let it finish in time it still copies what it can, as a passive checkpoint does, and
+        returns False (the next idle moment tries again).
+        """
         try:
-            started = time.monotonic()
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            log.debug("%s: checkpoint in %.1f s", self.path, time.monotonic() - started)
+            self.conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         except sqlite3.Error as error:
             log.warning("%s: checkpoint failed: %s", self.path, error)
+            return False
+        return busy == 0
 
     def counts(self) -> dict[str, int]:
         tables = ("raw_events", "events", "rejects", "deliveries", "actors", "users", "phones")

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 def keying_error(item: Incoming) -> str | None:
     """Why ``item`` cannot be archived (it cannot be keyed by a uuid), or ``None`` when it can."""
-    if item.error is not None:
-        return f"not JSON: {item.error}"
+    if item.error is not None:  # a source's reason: complete when it says what the item is not
+        return item.error if item.error.startswith("not ") else f"not JSON: {item.error}"
     event = item.event
     if not isinstance(event, dict):
         return f"not a JSON object (got {json_kind(event)})"

@@ -66,7 +66,7 @@ def dumps(value: Any) -> str:
         return orjson.dumps(value).decode()
     except (TypeError, orjson.JSONEncodeError):
         # Integers over 64 bits, lone surrogates, nesting deeper than orjson allows.
-        return json.dumps(value, separators=(",", ":"))
+        return _standard_dumps(value)
 
 
 def canonical(value: Any) -> bytes:
@@ -74,7 +74,7 @@ def canonical(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        return _standard_dumps(value, sort_keys=True).encode()
 
 
 def storable(value: Any) -> tuple[str, Any]:
@@ -87,7 +87,47 @@ def storable(value: Any) -> tuple[str, Any]:
     try:
         return orjson.dumps(value).decode(), value
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, separators=(",", ":")), _scrub(value)
+        return _standard_dumps(value), _scrub(value)
+
+
+def _standard_dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """The standard library's compact JSON; for values nested deeper than its recursion allows (orjson reads
+    up to 1024 levels, but writes fewer, and so does ``json``), the same text without recursion."""
+    try:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
+    except RecursionError:
+        return _dumps_without_recursion(value, sort_keys=sort_keys)
+
+
+class _Text(str):
+    """Punctuation or an encoded key on the encoder's stack (not a value to encode)."""
+
+
+def _dumps_without_recursion(value: Any, *, sort_keys: bool = False) -> str:
+    out: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            out.append(item)
+        elif isinstance(item, dict):
+            entries = sorted(item.items()) if sort_keys else list(item.items())
+            out.append("{")
+            stack.append(_Text("}"))
+            for index in range(len(entries) - 1, -1, -1):
+                key, member = entries[index]
+                stack.append(member)
+                stack.append(_Text(("," if index else "") + json.dumps(str(key)) + ":"))
+        elif isinstance(item, list):
+            out.append("[")
+            stack.append(_Text("]"))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append(item[index])
+                if index:
+                    stack.append(_Text(","))
+        else:
+            out.append(json.dumps(item))
+    return "".join(out)
 
 
 def _scrub(value: Any) -> Any:

@@ -235,7 +235,7 @@ def sync(
             if bounded or not follow or last is None or last.next_url is None:
                 break
             url = last.next_url
-            _idle_checkpoint(archive)
+            _idle_checkpoint(archive, stop)
             report(caught_up=True, next_poll=interval)
             if sleep is not None:
                 sleep(interval)
@@ -271,12 +271,26 @@ def _finish(archive: Archive, run_id: int, status: str, error: str | None) -> No
         log.warning("could not record the end of sync run %d", run_id, exc_info=True)
 
 
-def _idle_checkpoint(archive: Archive) -> None:
-    """Checkpoint the WAL while waiting for new events, so readers cannot make it grow without bound."""
-    try:
-        archive.checkpoint()
-    except ArchiveError:
-        log.debug("WAL checkpoint skipped", exc_info=True)
+CHECKPOINT_ATTEMPTS = 5
+
+
+def _idle_checkpoint(archive: Archive, stop: threading.Event) -> None:
+    """Checkpoint the WAL while waiting for new events, so readers cannot make it grow without bound.
+
+    Each attempt keeps other writers (a live ``receive``) out for at most ``Archive.checkpoint``'s short wait,
+    and succeeds only if every reader of an older snapshot finishes within it; with readers back to back
+    that takes a few tries, so it tries a few times, letting the other writers in between.
+    """
+    for attempt in range(CHECKPOINT_ATTEMPTS):
+        try:
+            if archive.checkpoint():
+                return
+        except ArchiveError:
+            log.debug("WAL checkpoint skipped", exc_info=True)
+            return
+        if stop.wait(0.1 * (attempt + 1)):
+            return
+    log.debug("the WAL could not be truncated: readers kept old snapshots open")
 
 
 _RELATIVE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

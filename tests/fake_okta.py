@@ -425,6 +425,18 @@ class FakeOkta:
         with self._lock:
             return len(self._events)
 
+    def events_before(self, next_url: str) -> list[dict[str, Any]]:
+        """Every stored event (filter or not) that a polling ``next`` link of this server has moved past.
+
+        A client that committed a page with that link has been served every matching one of them.
+        """
+        after = parse_qs(urlsplit(next_url).query).get("after", [""])[0]
+        cursor = self._decode_cursor(after)
+        if cursor.get("m") != "p":
+            raise ValueError(f"not a polling cursor: {next_url}")
+        with self._lock:
+            return [stored.event for stored in self._events[: int(cursor.get("i", 0))]]
+
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each is used by the next request to its path."""
         with self._lock:
@@ -832,6 +844,7 @@ def iso_days_ago(days: float, *, now: float | None = None) -> str:
 __all__ = [
     "FakeOkta",
     "Fault",
+    "Producer",
     "FilterError",
     "Recorded",
     "compile_filter",
@@ -843,11 +856,47 @@ __all__ = [
 ]
 
 
+class Producer:
+    """Adds ``per_second`` new telephony events to ``server`` continuously (numbered on from ``start``), as a
+    live org logs them, on a thread of its own, until :meth:`stop`, which returns how many events exist."""
+
+    def __init__(self, server: FakeOkta, per_second: float, start: int) -> None:
+        self._server = server
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.count = start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-okta-producer", daemon=True)
+        if per_second > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        began, made = time.monotonic(), 0
+        while not self._stop.is_set():
+            due = int((time.monotonic() - began) / self._interval) - made  # on schedule, whatever the delays
+            if due > 0:
+                now = time.time()
+                self._server.add_events(
+                    make_event(self.count + k, published=now,
+                               event_type=PHONE_EVENT_TYPES[(self.count + k) % 2]) for k in range(due)
+                )
+                self.count += due
+                made += due
+            self._stop.wait(self._interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
+        return self.count
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve ``--events`` synthetic telephony events until stdin closes or the process is stopped.
 
     For benchmarks and manual runs, the server in its own process (so its heap and GIL are not the client's):
     ``python -m tests.fake_okta --events 100000 --latency 0.2`` prints its base URL on the first line.
+    ``--produce N`` adds N new events per second, continuously (uuids ``UUID(int=n + 1)`` for event ``n``);
+    the line ``stop`` on stdin stops that and prints how many events the server holds.
     """
     import argparse
     import sys
@@ -857,15 +906,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds of delay for each page")
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")
     parser.add_argument("--token", default="test-api-token-0123456789", help="the accepted SSWS token")
+    parser.add_argument("--produce", type=float, default=0.0, help="new events per second, continuously")
     args = parser.parse_args(argv)
     base = time.time() - 86400
     events = [make_event(n, published=base + n * 0.001) for n in range(args.events)]
     server = FakeOkta(events, api_token=args.token, rate_limit=args.rate_limit, latency_s=args.latency)
     del events
     with server:
+        producer = Producer(server, args.produce, args.events)
         print(server.base_url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            sys.stdin.read()
+            for line in sys.stdin:
+                if line.strip() == "stop":
+                    print(producer.stop(), flush=True)
+        producer.stop()
 
 
 if __name__ == "__main__":

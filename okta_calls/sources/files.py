@@ -8,7 +8,9 @@ Formats, detected from the content (never the file name):
 A UTF-8 BOM, CRLF line endings and blank lines are tolerated.
 
 A line that is not JSON becomes an ``Incoming`` with ``error`` set, so the archive can reject it with its
-file and line; the lines around it are read as usual. A file that cannot be read at all (missing, binary,
+file and line; the lines around it are read as usual. So does a line (or a value in an array) longer than
+``MAX_EVENT``, which is skipped in chunks rather than held whole (a line of whitespace, however long, is a blank
+line), invalid UTF-8 (in every format), and an Event Hook envelope whose ``data.events`` is not a list. A file that cannot be read at all (missing, binary,
 truncated gzip) raises ``SourceError`` naming it, after everything read before the fault has been yielded.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
@@ -25,11 +28,17 @@ from typing import IO, Any
 
 from ..jsonio import JSONError, decode
 from ..model import Delivery, Incoming
-from .envelope import is_delivery_envelope, parse_envelope
+from .envelope import HOOK_EVENT_TYPE, envelope_problem, is_delivery_envelope, parse_envelope
 
 CHUNK = 1 << 20
-MAX_VALUE = 256 << 20  # a single JSON value larger than this in an array/concatenated file is refused
+# One event (a line, or one value of an array) larger than this is refused without being held whole: a System
+# Log event is a few KB, and Okta's Event Hook deliveries are capped at 10 MB. This bounds the reader's memory.
+MAX_EVENT = 16 << 20
+HEAD = 2000  # characters of a refused item kept in ``rejects.raw``
 BOM = b"\xef\xbb\xbf"
+# Undecodable bytes, as the "surrogateescape" error handler maps them (U+DC80..U+DCFF). JSON text cannot hold
+# them otherwise: a \udc80 escape is six ASCII characters.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 class SourceError(Exception):
@@ -159,11 +168,35 @@ def _parses(line: bytes) -> bool:
         return False
 
 
+def _bounded_lines(stream: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """``(line, length)`` for every line, holding at most ``MAX_EVENT`` bytes of one.
+
+    A longer line comes back as its first ``HEAD`` bytes with its full length (the rest is read in chunks and
+    dropped), or as ``b""`` when it is all whitespace.
+    """
+    while True:
+        line = stream.readline(MAX_EVENT + 1)
+        if not line:
+            return
+        if len(line) <= MAX_EVENT or line.endswith(b"\n"):
+            yield line, len(line)
+            continue
+        head, length, blank = line[:HEAD], len(line), not line.strip()
+        del line
+        while True:
+            more = stream.readline(CHUNK)
+            length += len(more)
+            blank = blank and not more.strip()
+            if not more or more.endswith(b"\n"):
+                break
+        yield (b"" if blank else head), length
+
+
 def _read_lines(stream: IO[bytes], name: str, skip: Skip | None = None) -> Iterator[Read | Skipped]:
     """NDJSON: one value per line; a bad line is an item with ``error`` set, never the end of the file.
     Every non-blank line is one item (an envelope line is one ``EnvelopeRead``), so ``skip`` needs no decoding."""
     index = -1
-    for number, line in enumerate(stream, start=1):
+    for number, (line, length) in enumerate(_bounded_lines(stream), start=1):
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
         if not line.strip():
@@ -171,6 +204,10 @@ def _read_lines(stream: IO[bytes], name: str, skip: Skip | None = None) -> Itera
         index += 1
         if skip is not None and skip(index):
             yield SKIPPED
+            continue
+        if length > len(line):
+            reason = f"not read: line {number} is {length:,} bytes, longer than the {MAX_EVENT >> 20} MiB an event may take"
+            yield Incoming(None, _text(line), name, number, reason)
             continue
         try:
             value, exact = decode(line)
@@ -186,6 +223,9 @@ def _expand(value: Any, raw: bytes | str | None, name: str, number: int, *, exac
     if is_delivery_envelope(value):
         delivery, items = parse_envelope(value, ref=f"{name}:{number}", headers=None)
         yield EnvelopeRead(delivery, items)
+    elif isinstance(value, dict) and value.get("eventType") == HOOK_EVENT_TYPE:
+        problem = f"not an Event Hook delivery: {envelope_problem(value)}"
+        yield Incoming(value, _text(raw) if isinstance(raw, bytes) else raw, name, number, problem)
     elif isinstance(value, dict):
         text = raw.strip().decode() if exact and isinstance(raw, bytes) else None
         yield Incoming(value, text, name, number)
@@ -201,7 +241,9 @@ def _text(raw: bytes) -> str:
 def _read_values(stream: IO[bytes], name: str, *, array: bool) -> Iterator[Read]:
     """A JSON array (``array=True``) or a sequence of concatenated JSON values, streamed value by value."""
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    reader = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")  # type: ignore[arg-type]
+    # surrogateescape: an invalid byte survives decoding as one marked character, so the value holding it
+    # is rejected (below) rather than archived with a replacement character.
+    reader = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")  # type: ignore[arg-type]
     buffer = ""
     pos = 0
     line = 1
@@ -250,20 +292,28 @@ def _read_values(stream: IO[bytes], name: str, *, array: bool) -> Iterator[Read]
                     break
                 continue  # a bare number may go on in the next chunk: decode again with more text
             except json.JSONDecodeError as error:
-                if not eof and len(buffer) - pos < MAX_VALUE and fill():
+                if not eof and len(buffer) - pos < MAX_EVENT and fill():
                     continue
                 reason = f"not JSON: {error.msg} (line {start_line + buffer.count(chr(10), pos, error.pos)})"
                 if eof and (error.msg.startswith("Unterminated") or error.pos >= len(buffer.rstrip()) - 1):
                     reason = "not JSON: the file ends inside a JSON value (truncated?)"
-                yield Incoming(None, buffer[pos : pos + 2000], name, start_line, reason)
+                if len(buffer) - pos >= MAX_EVENT:
+                    reason = f"not read: a JSON value longer than the {MAX_EVENT >> 20} MiB an event may take"
+                yield Incoming(None, _clean(buffer[pos : pos + HEAD]), name, start_line, reason)
                 return
             except RecursionError:
-                yield Incoming(None, buffer[pos : pos + 2000], name, start_line, "not JSON: nested too deeply")
+                yield Incoming(None, _clean(buffer[pos : pos + HEAD]), name, start_line, "not JSON: nested too deeply")
                 return
         raw = buffer[pos:end]
         line += raw.count("\n")
         pos = end
-        yield from _expand(value, raw, name, start_line)
+        bad = _ESCAPED_BYTE.search(raw)
+        if bad is not None:
+            where = start_line + raw.count("\n", 0, bad.start())
+            reason = f"not UTF-8: invalid byte 0x{ord(bad.group()) - 0xDC00:02x} at line {where}"
+            yield Incoming(None, _clean(raw[:HEAD]), name, start_line, reason)
+        else:
+            yield from _expand(value, raw, name, start_line)
         skip_space()
         if array:
             if pos < len(buffer) and buffer[pos] == ",":
@@ -274,8 +324,13 @@ def _read_values(stream: IO[bytes], name: str, *, array: bool) -> Iterator[Read]
                 yield Incoming(None, None, name, line, "the file ends inside the JSON array (truncated?)")
                 return
             else:
-                yield Incoming(None, buffer[pos : pos + 200], name, line, f"not JSON: expected ',' or ']' at line {line}")
+                yield Incoming(None, _clean(buffer[pos : pos + 200]), name, line, f"not JSON: expected ',' or ']' at line {line}")
                 return
+
+
+def _clean(text: str) -> str:
+    """Text read with surrogateescape, made storable: undecodable bytes become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _no_constant(name: str) -> Any:
