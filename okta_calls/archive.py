@@ -59,6 +59,12 @@ MAX_REJECT_RAW = 1 << 20  # keep at most 1 MiB of a rejected item's text
 
 # The longest a checkpoint may keep other writers waiting (a hook delivery has 3 s in all).
 CHECKPOINT_WAIT = 0.25
+# The WAL's hard bound. Readers that overlap without a pause (a busy Datasette) keep every checkpoint from
+# restarting the WAL, so it would grow without end; past this size the writer that just committed waits for
+# them (keeping other writers out) so that the WAL restarts. Datasette's time limit bounds that wait.
+WAL_LIMIT = 512 << 20
+WAL_LIMIT_WAIT = 5.0  # seconds a writer may wait for readers once the WAL is over its limit
+WAL_LIMIT_RETRY = 10.0  # seconds before trying again when the readers did not let go in time
 
 
 class ArchiveError(Exception):
@@ -101,6 +107,8 @@ class Archive:
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
+        self.wal_limit = WAL_LIMIT
+        self._wal_retry_at = 0.0
         is_new = self.path == ":memory:" or not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         try:
             self.conn = sqlite3.connect(
@@ -226,11 +234,29 @@ class Archive:
         while True:
             try:
                 self.conn.execute("COMMIT")
-                return
+                break
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        self._bound_wal()
+
+    def _bound_wal(self) -> None:
+        """After a commit: when the WAL has outgrown ``wal_limit``, wait for the readers and restart it."""
+        if self.path == ":memory:" or time.monotonic() < self._wal_retry_at:
+            return
+        try:
+            size = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return
+        if size <= self.wal_limit:
+            return
+        started = time.monotonic()
+        done = self.checkpoint(wait=WAL_LIMIT_WAIT)
+        log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
+                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
+        if not done:
+            self._wal_retry_at = time.monotonic() + WAL_LIMIT_RETRY
 
     # -- runs and cursors ---------------------------------------------------------------------------------
 

@@ -255,3 +255,71 @@ def test_missing_indexes_are_created_on_open(tmp_path: Path) -> None:
     with Archive(path) as archive:
         names = {row[0] for row in archive.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "idx_events_published" in names
+
+
+def test_wal_over_its_limit_is_restarted_once_readers_let_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overlapping readers keep the autocheckpoint from restarting the WAL; past ``wal_limit`` the writer
+    waits for them (up to WAL_LIMIT_WAIT) and restarts it, so the WAL stays bounded."""
+    import threading
+    import time
+
+    from okta_calls import archive as archive_module
+    from okta_calls.generate import generate_events
+
+    monkeypatch.setattr(archive_module, "WAL_LIMIT_WAIT", 3.0)
+    path = tmp_path / "wal.db"
+    events = list(generate_events(600, seed=2))
+    with Archive(path) as writer:
+        writer.wal_limit = 256 << 10
+        append(writer, *events[:100])
+        release = threading.Event()
+        holding = threading.Event()
+
+        def reader() -> None:  # a long read on an old snapshot, like a slow Datasette query
+            conn = sqlite3.connect(path)
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM events").fetchone()
+            holding.set()
+            release.wait(10)
+            conn.execute("COMMIT")
+            conn.close()
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        holding.wait(5)
+        threading.Timer(1.0, release.set).start()  # the reader lets go a second later
+        started = time.monotonic()
+        for start in range(100, 600, 50):
+            append(writer, *events[start : start + 50])
+        waited = time.monotonic() - started
+        thread.join()
+        wal = path.parent / "wal.db-wal"
+        assert wal.stat().st_size < 256 << 10, wal.stat().st_size  # restarted (truncated), not still growing
+        assert 0.5 < waited < 3.0  # it did wait for the reader, and no longer than the reader held on
+        assert writer.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 600
+
+
+def test_wal_limit_gives_up_in_time_and_retries_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from okta_calls import archive as archive_module
+    from okta_calls.generate import generate_events
+
+    monkeypatch.setattr(archive_module, "WAL_LIMIT_WAIT", 0.3)
+    path = tmp_path / "wal.db"
+    events = list(generate_events(400, seed=3))
+    with Archive(path) as writer:
+        writer.wal_limit = 128 << 10
+        append(writer, *events[:50])
+        stuck = sqlite3.connect(path)  # a reader that never lets go
+        stuck.execute("BEGIN")
+        stuck.execute("SELECT count(*) FROM events").fetchone()
+        started = time.monotonic()
+        for start in range(50, 400, 25):
+            append(writer, *events[start : start + 25])
+        elapsed = time.monotonic() - started
+        stuck.execute("COMMIT")
+        stuck.close()
+        # one wait of 0.3 s, then no new attempt for WAL_LIMIT_RETRY seconds: commits are not held up each time
+        assert elapsed < 0.3 + 2.0, elapsed
+        assert writer.conn.execute("SELECT count(*) FROM raw_events").fetchone()[0] == 400
