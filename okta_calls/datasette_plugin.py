@@ -58,10 +58,16 @@ class DatabaseCounts:
     def counts(self) -> Counts | None:
         return self._counts
 
-    def start_recount(self) -> None:
-        """Count every value again in a background thread (one at a time; none while a retry is pending)."""
+    def start_recount(self, stale: Counts | None = None) -> None:
+        """Count every value again in a background thread, to replace ``stale`` (``None``: no counts yet).
+
+        Nothing starts when the counts have been replaced already, while a count is running, or while a retry
+        after a failed count is pending.
+        """
         with self._lock:
-            if (self._thread is not None and self._thread.is_alive()) or time.monotonic() < self._retry_at:
+            if self._counts is not stale or time.monotonic() < self._retry_at:
+                return
+            if self._thread is not None and self._thread.is_alive():
                 return
             self._warm.clear()
             self._thread = threading.Thread(target=self._recount, name=f"facet-counts-{self.database.name}",
@@ -111,7 +117,7 @@ class DatabaseCounts:
                    params=[counts.watermark]):
             fresh = await self.database.execute_fn(lambda conn: refresh(conn, counts, file_identity(path)))
         if fresh is None:
-            self.start_recount()
+            self.start_recount(stale=counts)
             return None
         with self._lock:
             if self._counts is counts or (self._counts is not None and self._counts.watermark < fresh.watermark
@@ -163,8 +169,7 @@ def wait_until_counted(datasette: Any, timeout: float = 60.0) -> bool:
     for name in list(datasette.databases):
         counts = database_counts(datasette, name)
         if counts is not None:
-            if counts.counts is None:
-                counts.start_recount()
+            counts.start_recount()  # unless counted or counting already
             ready = counts.wait(max(0.0, deadline - time.monotonic())) and ready
     return ready
 

@@ -170,12 +170,17 @@ def refresh(conn: sqlite3.Connection, counts: Counts, file: tuple[int, int] | No
         except sqlite3.OperationalError:  # no events table any more
             return None
         if Identity(schema_version, file) != counts.identity:
+            log.debug("facet counts: schema or file changed (%s, %s)", schema_version, file)
             return None
         if high < counts.watermark or high - counts.watermark > DELTA_LIMIT:
+            log.debug("facet counts: highest id %d, counted up to %d", high, counts.watermark)
             return None
         total = int(conn.execute(f"SELECT count(*) FROM {EVENTS_TABLE}").fetchone()[0])
         if high == counts.watermark:
-            return counts if total == counts.total else None
+            if total != counts.total:
+                log.warning("facet counts: %d events, expected %d; counting again", total, counts.total)
+                return None
+            return counts
         names = ", ".join(quote(column) for column in counts.columns)
         delta = conn.execute(
             f"SELECT {names}, count(*) FROM {EVENTS_TABLE} WHERE {ID_COLUMN} > ? AND {ID_COLUMN} <= ? "

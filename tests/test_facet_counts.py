@@ -22,7 +22,7 @@ from okta_calls.facet_counts import Counts, Identity, sqlite_order
 from okta_calls.generate import generate_events
 from okta_calls.model import Incoming
 from okta_calls.schema import create_indexes, create_projection_tables, create_views, drop_projections
-from okta_calls.serve import build_datasette, build_metadata
+from okta_calls.serve import ServeOptions, build_datasette, build_metadata, prepare
 
 from .test_datasette import DB_NAME, Client, build_known_archive
 
@@ -89,6 +89,22 @@ def client(archive_path: Path) -> Iterator[Client]:
     client = open_client(archive_path)
     yield client
     client.close()
+
+
+def test_serve_registers_the_plugin_and_counts_at_start_up(archive_path: Path) -> None:
+    """`okta-calls serve`'s own start-up (prepare) counts in the background; requests then use the counts."""
+    datasette = prepare(ServeOptions(str(archive_path)), environ={})  # start-up ran on a loop that is gone now
+    assert datasette_plugin.wait_until_counted(datasette, timeout=30)
+    client = Client(datasette)
+    try:
+        plugins = {plugin["name"]: plugin for plugin in client.json("/-/plugins.json")}
+        assert {"register_facet_classes", "startup"} <= set(plugins[datasette_plugin.__name__]["hooks"])
+        counts = kept(client)
+        assert counts.recounts == 1 and counts.refreshes == 0
+        assert_exact(client, archive_path)
+        assert counts.refreshes == 1
+    finally:
+        client.close()
 
 
 # --- the same answers as Datasette's own column facet --------------------------------------------------------
