@@ -111,7 +111,8 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     finally:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # an error may have ended it already
+            conn.execute("ROLLBACK")
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:

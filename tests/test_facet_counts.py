@@ -279,3 +279,14 @@ def test_order_and_merge_match_sqlite() -> None:
     assert counts.facet_rows("v", 100) == expected
     assert counts.total == len(values)
     assert sorted(["a", 3, "Z"], key=sqlite_order) == [3, "Z", "a"]
+
+
+def test_an_error_while_refreshing_falls_back(client: Client, archive_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: Any) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(datasette_plugin, "refresh", broken)
+    before = kept(client).refreshes
+    assert_exact(client, archive_path)  # Datasette's GROUP BY answered
+    assert kept(client).refreshes == before
