@@ -293,6 +293,9 @@ def build_datasette(
     metadata (or ``metadata`` when given, already adapted) and settings."""
     from datasette.app import Datasette
 
+    from .datasette_plugin import register
+
+    register()  # the events facets from kept counts (okta_calls/datasette_plugin.py)
     path = os.fspath(db_path)
     return Datasette(
         [path],
