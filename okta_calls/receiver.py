@@ -22,6 +22,7 @@ from types import FrameType
 import uvicorn
 
 from .archive import Archive, ArchiveError
+from .checkpointer import BACKSTOP_PAGES, Checkpointer
 from .model import BatchResult, Delivery, Incoming
 from .projector import DEFAULT_CHUNK, DEFAULT_INTERVAL, Projector
 from .sources.hooks import (
@@ -115,6 +116,9 @@ def serve_hooks(
             timeout_graceful_shutdown=10,
         )
         log.info("receiving Okta Event Hook deliveries on http://%s:%d%s into %s", host, port, path, db_path)
+        # WAL checkpoints in their own thread, not inside a delivery's COMMIT (okta_calls.checkpointer)
+        archive.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        checkpointer = Checkpointer(archive.path).start()
         status, error = "failed", None
         try:
             with _stop_signals_raise():
@@ -128,6 +132,7 @@ def serve_hooks(
             raise
         finally:
             app.close()
+            checkpointer.stop()
             _finish(archive, run_id, status, error)
     finally:
         archive.close()
