@@ -37,6 +37,7 @@ from .phones import (
     NANP_AREA_CODES,
 )
 from .projections import Rows, rows_of, write_projections
+from .projector import DEFAULT_CHUNK, clear_queue, create_queue, enqueue, pending, project_queued
 from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
 from .schema import (
     INDEXES,
@@ -97,6 +98,12 @@ def m001_archive(db: sqlite_utils.Database) -> None:
     ensure_db_shape(db.conn)
 
 
+@MIGRATIONS()
+def m002_projection_queue(db: sqlite_utils.Database) -> None:
+    """Raw events whose projection is deferred (``okta-calls receive``; see ``okta_calls.projector``)."""
+    create_queue(db.conn)
+
+
 class Archive:
     """An okta-calls archive file. Open it, ``start_run``, ``append`` batches, ``finish_run``, ``close``.
 
@@ -104,7 +111,7 @@ class Archive:
     writes through a single worker thread).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0, catch_up: bool = True) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
         self.wal_limit = WAL_LIMIT
@@ -126,6 +133,8 @@ class Archive:
             self._migrate()
         except sqlite3.DatabaseError as error:
             raise self._error(error, "cannot open the archive") from None
+        if catch_up:
+            self.catch_up()
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
@@ -296,9 +305,14 @@ class Archive:
         kind: SourceKind,
         cursor: Cursor | None = None,
         delivery: Delivery | None = None,
+        project: bool = True,
     ) -> BatchResult:
-        """Archive a batch in one transaction; see the module docstring. Returns what happened."""
-        return self.write(prepare(items), run_id=run_id, kind=kind, cursor=cursor, delivery=delivery)
+        """Archive a batch in one transaction; see the module docstring. Returns what happened.
+
+        ``project=False`` commits the log only and queues the new events for ``project_pending`` (the
+        receiver's fast path, ``okta_calls.projector``)."""
+        batch = prepare(items, flatten=project)
+        return self.write(batch, run_id=run_id, kind=kind, cursor=cursor, delivery=delivery, project=project)
 
     def write(
         self,
@@ -308,6 +322,7 @@ class Archive:
         kind: SourceKind,
         cursor: Cursor | None = None,
         delivery: Delivery | None = None,
+        project: bool = True,
     ) -> BatchResult:
         """Commit a batch made by ``prepare`` (which may run in another thread) in one transaction."""
         result = BatchResult(seen=batch.seen, duplicates=batch.duplicates)
@@ -327,7 +342,7 @@ class Archive:
             result.inserted = len(new)
             result.rejected = len(rejects)
             if new:
-                self._insert_new(new, run_id=run_id, kind=kind, now=now)
+                self._insert_new(new, run_id=run_id, kind=kind, now=now, project=project)
             if rejects:
                 self._insert_rejects(rejects, run_id=run_id, kind=kind, now=now)
             if delivery is not None:
@@ -388,7 +403,7 @@ class Archive:
             found.update(self.conn.execute(sql, chunk).fetchall())
         return found
 
-    def _insert_new(self, new: list[Prepared], *, run_id: int, kind: str, now: str) -> None:
+    def _insert_new(self, new: list[Prepared], *, run_id: int, kind: str, now: str, project: bool = True) -> None:
         next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM raw_events").fetchone()[0]
         raw_rows = []
         for raw_id, prepared in enumerate(new, start=next_id):
@@ -408,7 +423,10 @@ class Archive:
                 )
             )
         self.conn.executemany(_SQL["raw"], raw_rows)
-        self._project(enumerate((prepared.rows for prepared in new), start=next_id))
+        if project:
+            self._project(enumerate((prepared.rows for prepared in new), start=next_id))
+        else:
+            enqueue(self.conn, range(next_id, next_id + len(new)))
 
     def _project(self, events: Iterable[tuple[int, Rows]]) -> None:
         """Insert the projection rows of already-archived events (in raw id order)."""
@@ -468,6 +486,7 @@ class Archive:
         with self._transaction():
             drop_projections(self.conn)
             create_projection_tables(self.conn)
+            clear_queue(self.conn)  # every raw event is projected below
             reader = self.conn.cursor()
             reader.execute("SELECT id, payload FROM raw_events ORDER BY id")
             while True:
@@ -501,6 +520,33 @@ class Archive:
             with self._transaction():
                 create_indexes(self.conn)
             log.info("%s: built %d indexes in %.1f s", self.path, len(scattered), time.monotonic() - started)
+
+    # -- deferred projection (okta_calls.projector) -----------------------------------------------------
+
+    def project_pending(self, limit: int = DEFAULT_CHUNK) -> int:
+        """Project up to ``limit`` queued events in one transaction; returns how many left the queue."""
+        with self._transaction():
+            return project_queued(self.conn, limit)
+
+    def pending_projections(self) -> int:
+        """How many raw events are archived but not yet projected (``projection_queue``)."""
+        return pending(self.conn)
+
+    def catch_up(self, chunk: int = 5000) -> int:
+        """Project whatever is queued (a receiver killed before its projector ran); returns how many.
+
+        Run on every open. When the archive is read-only or another writer holds it, the events stay queued
+        (a warning says so) and the archive opens anyway.
+        """
+        total = 0
+        try:
+            while self.pending_projections():
+                total += self.project_pending(chunk)
+        except (ArchiveError, sqlite3.Error) as error:
+            log.warning("%s: queued events left unprojected for now: %s", self.path, error)
+        if total:
+            log.info("%s: projected %d queued events", self.path, total)
+        return total
 
     def checkpoint(self, *, wait: float = CHECKPOINT_WAIT) -> bool:
         """Fold the WAL back into the database file and truncate it (call when idle; readers can starve it).

@@ -69,9 +69,12 @@ class PreparedBatch:
     positions: list[tuple[int, str]]
 
 
-def prepare(items: Sequence[Incoming]) -> PreparedBatch:
+def prepare(items: Sequence[Incoming], *, flatten: bool = True) -> PreparedBatch:
     """Key, serialise and flatten a batch. Pure: no database, so it can run in a worker thread while the
-    previous batch is being written."""
+    previous batch is being written.
+
+    ``flatten=False`` leaves the flattening to the deferred projector (``okta_calls.projector``): each
+    ``Prepared.rows`` then holds only the keys the log needs (uuid, published, event type)."""
     rejects: list[tuple[Incoming, str | None, str]] = []
     candidates: dict[str, Prepared] = {}
     positions: list[tuple[int, str]] = []
@@ -90,7 +93,8 @@ def prepare(items: Sequence[Incoming]) -> PreparedBatch:
             else:
                 payload, safe_event = storable(item.event)
             event_type = _scalar_text(safe_event.get("eventType"))
-            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, rows_of(safe_flatten(safe_event)))
+            flat = safe_flatten(safe_event) if flatten else _minimal(safe_event)
+            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, rows_of(flat))
         elif canonical(loads(earlier.payload)) == canonical(item.event):
             duplicates += 1
         else:

@@ -440,6 +440,9 @@ def status(db_path: str) -> None:
         state = "current" if stored == str(PROJECTION_VERSION) else f"STALE: run `okta-calls rebuild {db_path}`"
         click.echo(f"projections: version {stored} ({state})")
         click.echo(cli_redact.redaction_status(archive))
+        waiting = archive.pending_projections()
+        click.echo(f"projection queue: {waiting:,} events archived, awaiting projection"
+                   + (" (a receiver is running, or another writer held the lock)" if waiting else ""))
         for row in archive.conn.execute(
             "SELECT id, started_at, status, source_kind, seen, inserted, duplicates, rejected "
             "FROM ingest_runs ORDER BY id DESC LIMIT 5"

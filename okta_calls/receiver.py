@@ -1,8 +1,10 @@
 """``okta-calls receive``: the archive, the Event Hook ASGI app and uvicorn, glued together.
 
 The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
-``Archive.append(..., kind="hook", delivery=...)`` on the app's single writer thread before Okta gets its 200;
-deliveries that arrive while the writer is busy share one ``Archive.transaction()``. The
+``Archive.append(..., kind="hook", delivery=..., project=False)`` on the app's single writer thread before Okta
+gets its 200; deliveries that arrive while the writer is busy share one ``Archive.transaction()``. That commit
+is the log (raw events, delivery, links, rejects) and the queue of events to project; the same thread projects
+them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector.Projector``). The
 archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
 rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 """
@@ -20,7 +22,9 @@ from types import FrameType
 import uvicorn
 
 from .archive import Archive, ArchiveError
+from .checkpointer import BACKSTOP_PAGES, Checkpointer
 from .model import BatchResult, Delivery, Incoming
+from .projector import DEFAULT_CHUNK, DEFAULT_INTERVAL, Projector
 from .redact import Redactor
 from .redaction import redact_delivery, redact_items, settle
 from .sources.hooks import (
@@ -32,7 +36,7 @@ from .sources.hooks import (
     check_options,
 )
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_PORT", "archive_commit", "serve_hooks"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "DEFAULT_PORT", "archive_commit", "archive_projector", "serve_hooks"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +45,28 @@ DEFAULT_BUSY_TIMEOUT = 2.0  # seconds a delivery waits for another writer; Okta 
 _LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
 
 
-def archive_commit(archive: Archive, run_id: int, redactor: Redactor | None = None) -> Commit:
-    """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction (redacted first if asked)."""
+def archive_commit(
+    archive: Archive, run_id: int, *, projector: Projector | None = None, redactor: Redactor | None = None
+) -> Commit:
+    """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction (redacted first if asked).
+
+    With a ``projector`` the transaction holds the log only and queues the new events for it; without one the
+    projections are written in the same transaction."""
 
     def commit(delivery: Delivery, items: list[Incoming]) -> BatchResult:
         delivery, items = redact_delivery(delivery, redactor), redact_items(items, redactor)
-        return archive.append(items, run_id=run_id, kind="hook", delivery=delivery)
+        if projector is None:
+            return archive.append(items, run_id=run_id, kind="hook", delivery=delivery)
+        result = archive.append(items, run_id=run_id, kind="hook", delivery=delivery, project=False)
+        projector.queued(result.inserted)
+        return result
 
     return commit
+
+
+def archive_projector(archive: Archive, *, interval: float = DEFAULT_INTERVAL, chunk: int = DEFAULT_CHUNK) -> Projector:
+    """The receiver's deferred projection of ``archive`` (the ``background`` of ``HookApp``)."""
+    return Projector(archive.project_pending, interval=interval, chunk=chunk)
 
 
 def serve_hooks(
@@ -64,11 +82,14 @@ def serve_hooks(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     deadline: float | None = DEFAULT_DEADLINE,
     redactor: Redactor | None = None,
+    projection_interval: float = DEFAULT_INTERVAL,
 ) -> None:
     """Serve the Event Hook endpoint for ``db_path`` until SIGINT/SIGTERM; blocks.
 
     Only ``path`` and ``GET /health`` are served. Deliveries in flight when the signal arrives are committed
-    and answered before the process exits; the ingest run is then marked finished. Raises ``ArchiveError``
+    and answered before the process exits, and every event it archived is projected; the ingest run is then
+    marked finished. ``projection_interval`` is how long an acknowledged event may wait for its projection
+    when deliveries are few (see ``okta_calls.projector``). Raises ``ArchiveError``
     when the archive cannot be opened, ``ValueError`` (before touching the archive) when ``secret`` is empty or
     ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the port is taken).
     """
@@ -80,14 +101,16 @@ def serve_hooks(
     try:
         settle(archive, redactor)  # refuses a missing or wrong key before anything is written
         run_id = archive.start_run("hook", [f"http://{host}:{port}{path}"])
+        projector = archive_projector(archive, interval=projection_interval)
         app = HookApp(
-            archive_commit(archive, run_id, redactor),
+            archive_commit(archive, run_id, projector=projector, redactor=redactor),
             secret=secret,
             path=path,
             max_body=max_body,
             auth_header=auth_header,
             deadline=deadline,
             group=archive.transaction,
+            background=projector,
         )
         config = uvicorn.Config(
             app,
@@ -100,6 +123,9 @@ def serve_hooks(
             timeout_graceful_shutdown=10,
         )
         log.info("receiving Okta Event Hook deliveries on http://%s:%d%s into %s", host, port, path, db_path)
+        # WAL checkpoints in their own thread, not inside a delivery's COMMIT (okta_calls.checkpointer)
+        archive.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        checkpointer = Checkpointer(archive.path).start()
         status, error = "failed", None
         try:
             with _stop_signals_raise():
@@ -113,6 +139,7 @@ def serve_hooks(
             raise
         finally:
             app.close()
+            checkpointer.stop()
             _finish(archive, run_id, status, error)
     finally:
         archive.close()

@@ -202,12 +202,15 @@ def test_stale_projection_version_is_detected_and_rebuilt(tmp_path: Path) -> Non
 
 
 def test_file_archive_uses_wal_and_16k_pages(tmp_path: Path) -> None:
+    applied = "SELECT name FROM _sqlite_migrations ORDER BY id"
     with Archive(tmp_path / "a.db") as archive:
         assert archive.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert archive.conn.execute("PRAGMA page_size").fetchone()[0] == 16384
-    # reopening is idempotent: no second migration, same shape
+        first = archive.conn.execute(applied).fetchall()
+    assert first == [("m001_archive",), ("m002_projection_queue",)]
+    # reopening is idempotent: no migration applied twice, same shape
     with Archive(tmp_path / "a.db") as archive:
-        assert archive.conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+        assert archive.conn.execute(applied).fetchall() == first
 
 
 def test_busy_database_raises_archive_busy_and_writes_nothing(tmp_path: Path) -> None:

@@ -31,7 +31,8 @@ import uvicorn
 
 from okta_calls.archive import Archive, ArchiveBusy, ArchiveError
 from okta_calls.model import BatchResult, Delivery, Incoming
-from okta_calls.receiver import DEFAULT_BUSY_TIMEOUT, archive_commit, serve_hooks
+from okta_calls.projector import Projector
+from okta_calls.receiver import DEFAULT_BUSY_TIMEOUT, archive_commit, archive_projector, serve_hooks
 from okta_calls.sources.envelope import (
     REDACTED,
     EnvelopeError,
@@ -121,14 +122,25 @@ def count(db: Path, table: str) -> int:
     return int(query(db, f"SELECT count(*) FROM {table}")[0][0])
 
 
+def projected(db: Path, timeout: float = 5.0) -> float:
+    """Wait until the receiver's projector has emptied ``projection_queue``; returns the seconds it took."""
+    started = time.monotonic()
+    while count(db, "projection_queue"):
+        assert time.monotonic() - started < timeout, "the projections did not follow the acknowledged events"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
 @dataclass
 class Store:
-    """The archive under test: its file, the open ``Archive``, the hook run and the ``commit`` for the app."""
+    """The archive under test: its file, the open ``Archive``, the hook run, the ``commit`` for the app (log
+    only, as in production) and the ``projector`` that follows it."""
 
     path: Path
     archive: Archive
     run_id: int
     commit: Commit
+    projector: Projector
 
 
 @dataclass
@@ -187,20 +199,27 @@ class Receiver:
 
 
 class ReceiverProcess:
-    """The real ``okta-calls receive`` command in a child process, logging to a file."""
+    """The real ``okta-calls receive`` command in a child process, logging to a file.
 
-    def __init__(self, db: Path, log_path: Path) -> None:
+    With ``projection_interval`` it is ``serve_hooks`` itself, with that projector interval (a long one keeps
+    acknowledged events in ``projection_queue``, for the crash tests)."""
+
+    def __init__(self, db: Path, log_path: Path, projection_interval: float | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**os.environ, "OKTA_HOOK_SECRET": SECRET, "PYTHONPATH": str(PROJECT)}
-        with open(log_path, "wb") as log_file:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "okta_calls.cli", "receive", str(db), "--port", str(self.port)],
-                cwd=PROJECT, env=env, stderr=log_file,
+        command = [sys.executable, "-m", "okta_calls.cli", "receive", str(db), "--port", str(self.port)]
+        if projection_interval is not None:
+            code = (
+                "import os, sys; from okta_calls.receiver import serve_hooks; serve_hooks(sys.argv[1], "
+                "secret=os.environ['OKTA_HOOK_SECRET'], port=int(sys.argv[2]), projection_interval=float(sys.argv[3]))"
             )
+            command = [sys.executable, "-c", code, str(db), str(self.port), str(projection_interval)]
+        with open(log_path, "wb") as log_file:
+            self.proc = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=log_file)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
@@ -229,17 +248,20 @@ def store(tmp_path: Path) -> Iterator[Store]:
     path = tmp_path / "okta.db"
     archive = Archive(path, timeout=0.5)
     run_id = archive.start_run("hook", ["tests"])
-    yield Store(path, archive, run_id, archive_commit(archive, run_id))
+    projector = archive_projector(archive, interval=0.05)
+    yield Store(path, archive, run_id, archive_commit(archive, run_id, projector=projector), projector)
     archive.close()
 
 
 @pytest.fixture
 def make_receiver(store: Store) -> Iterator[Callable[..., Receiver]]:
-    """Serve a ``HookApp`` over ``commit``; its deliveries are grouped in ``Archive.transaction`` as in production."""
+    """Serve a ``HookApp`` over ``commit``; its deliveries are grouped in ``Archive.transaction`` and projected by
+    the store's projector, as in production."""
     started: list[Receiver] = []
 
     def make(commit: Commit, **options: Any) -> Receiver:
         options.setdefault("group", store.archive.transaction)
+        options.setdefault("background", store.projector)
         receiver = Receiver(HookApp(commit, secret=SECRET, **options)).__enter__()
         started.append(receiver)
         return receiver
@@ -465,7 +487,24 @@ def test_delivery_is_committed_before_the_200(client: httpx.Client, store: Store
     assert query(store.path, "SELECT position, uuid FROM delivery_events ORDER BY position") == [(1, "u1"), (2, "u2")]
     rejects = query(store.path, "SELECT source_ref, line FROM rejects ORDER BY line")
     assert rejects == [("hook:d-ok", 3), ("hook:d-ok", 4)]
+    projected(store.path)
     assert count(store.path, "events") == 2
+
+
+def test_projections_follow_the_200_shortly_and_equal_a_rebuild(client: httpx.Client, store: Store) -> None:
+    for number in range(5):
+        assert post(client, ten_events(f"d-proj-{number}")).status_code == 200
+        # acknowledged: the log is committed; the projection may still be queued
+        assert count(store.path, "raw_events") == 10 * (number + 1)
+        assert count(store.path, "events") + count(store.path, "projection_queue") == 10 * (number + 1)
+    assert projected(store.path) < 2.0
+    rows = "SELECT e.id, e.uuid, e.phone_number, e.user_id FROM events e ORDER BY e.id"
+    incremental = query(store.path, rows)
+    assert len(incremental) == 50 and all(row[2] == "+14155550123" for row in incremental)
+    counts = query(store.path, "SELECT event_count FROM phones")
+    with Archive(store.path) as other:
+        other.rebuild()
+    assert query(store.path, rows) == incremental and query(store.path, "SELECT event_count FROM phones") == counts
 
 
 def test_repeated_delivery_is_archived_once(client: httpx.Client, store: Store) -> None:
@@ -474,6 +513,7 @@ def test_repeated_delivery_is_archived_once(client: httpx.Client, store: Store) 
     assert post(client, body).json() == {"received": 10, "new": 0, "duplicates": 10, "rejected": 0}
     assert query(store.path, "SELECT delivery_id, event_count FROM deliveries") == [("d-rep", 10)]
     assert count(store.path, "raw_events") == 10 and count(store.path, "delivery_events") == 10
+    projected(store.path)
     assert count(store.path, "events") == 10
 
 
@@ -906,6 +946,58 @@ def test_kill_9_right_after_a_200_loses_no_acknowledged_delivery(tmp_path: Path)
     with Archive(db) as reopened:  # the archive opens cleanly after the crash
         assert reopened.counts()["deliveries"] == len(stored)
     assert SECRET not in process.log()
+
+
+def projection_dump(db: Path) -> list[list[tuple[Any, ...]]]:
+    """Every projection table's rows, in a stable order."""
+    tables = {"events": "id", "targets": "event_id, position", "debug_data": "event_id, key",
+              "ip_chain": "event_id, position", "actors": "id", "users": "id", "phones": "phone_number"}
+    dump = [query(db, f"SELECT * FROM {table} ORDER BY {order}") for table, order in tables.items()]
+    return [*dump, query(db, "SELECT rowid, * FROM events_fts ORDER BY rowid")]
+
+
+@pytest.mark.slow
+def test_kill_9_between_the_log_commit_and_the_projection_loses_nothing(tmp_path: Path) -> None:
+    """Acknowledged, not yet projected, killed: the next command that opens the archive projects the events."""
+    db = tmp_path / "okta.db"
+    process = ReceiverProcess(db, tmp_path / "receiver.log", projection_interval=3600)
+    try:
+        with httpx.Client(base_url=process.url, timeout=5) as http:
+            bodies = [ten_events(f"d-crash-{n}") for n in range(3)]
+            bodies.append(envelope("d-crash-odd", [phone_event("d-crash-0-1"), {"no": "uuid"}, phone_event("odd")]))
+            assert [post(http, body).status_code for body in bodies] == [200] * 4
+        # in the window: the log is committed, the projections are not
+        assert count(db, "raw_events") == 31 and count(db, "deliveries") == 4 and count(db, "rejects") == 1
+        assert count(db, "projection_queue") == 31 and count(db, "events") == 0
+        os.kill(process.proc.pid, signal.SIGKILL)
+        process.proc.wait(timeout=10)
+    finally:
+        process.stop()
+    status = subprocess.run([sys.executable, "-m", "okta_calls.cli", "status", str(db)], capture_output=True,
+                            text=True, cwd=PROJECT, timeout=60)
+    assert status.returncode == 0, status.stderr
+    assert "events: 31" in status.stdout and "projection queue: 0 events" in status.stdout
+    assert count(db, "projection_queue") == 0 and count(db, "events") == 31
+    assert query(db, "SELECT event_count FROM phones") == [(31,)]
+    caught_up = projection_dump(db)
+    with Archive(db) as archive:
+        archive.rebuild()
+    assert projection_dump(db) == caught_up
+
+
+@pytest.mark.slow
+def test_sigterm_projects_every_acknowledged_event_before_exiting(tmp_path: Path) -> None:
+    db = tmp_path / "okta.db"
+    process = ReceiverProcess(db, tmp_path / "receiver.log", projection_interval=3600)
+    try:
+        with httpx.Client(base_url=process.url, timeout=5) as http:
+            assert post(http, ten_events("d-drain")).status_code == 200
+        assert count(db, "projection_queue") == 10
+        process.proc.send_signal(signal.SIGTERM)
+        assert process.proc.wait(timeout=15) == 0
+    finally:
+        process.stop()
+    assert count(db, "projection_queue") == 0 and count(db, "events") == 10  # no reopening needed
 
 
 @pytest.mark.slow

@@ -83,7 +83,7 @@ def redacted_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
                             None, headers={"X-Forwarded-For": "203.0.113.250, 198.51.100.250",
                                            "Authorization": "[redacted]"},
                             extra={"note": "from 203.0.113.251"})
-        result = archive_commit(archive, run_id, redactor)(delivery, [Incoming(HOOK_EVENT, None, "hook", 1),
+        result = archive_commit(archive, run_id, redactor=redactor)(delivery, [Incoming(HOOK_EVENT, None, "hook", 1),
                                                                       Incoming(CONFLICT, None, "hook", 2)])
         assert (result.inserted, result.rejected) == (1, 1)
         assert Path(f"{path}-wal").stat().st_size > 0

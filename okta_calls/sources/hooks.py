@@ -11,14 +11,11 @@ It serves exactly two things: the hook path and ``GET /health``. On the hook pat
   200. When the archive is busy, the disk is full or ``commit`` does not return within ``deadline`` seconds,
   the answer is 503, so Okta's single retry fires (Okta gives up after 3 s, and never retries a 4xx).
 
-``commit`` is blocking. It runs on ONE writer thread owned by the app (SQLite has a single writer), so the
-event loop stays free to accept and parse other deliveries meanwhile. Deliveries that queue up while the writer
-is busy are committed together: the writer runs each one's ``commit`` inside one ``group()`` (for the archive,
-``Archive.transaction``: one ``BEGIN IMMEDIATE`` ... ``COMMIT``), and answers them all once that has
-committed. Under load this costs less per event and takes the write lock once per group instead of once per
-delivery. If the group fails because of one delivery, it is rolled back whole and its deliveries are committed
-one by one, so only the bad one fails; if the archive is unavailable, every delivery in it gets the error.
-The writer thread is shut down, after the commits queued, when the ASGI lifespan ends or ``close()`` is called.
+``commit`` is blocking: it runs on the app's single writer thread (``okta_calls.sources.hook_writer``), which
+commits the deliveries that queue up in one transaction (group commit) and runs the ``background`` work (the
+archive's deferred projection) between groups, so the event loop stays free to accept and parse deliveries.
+The writer is shut down, after the commits queued and the background work, when the ASGI lifespan ends or
+``close()`` is called.
 """
 
 from __future__ import annotations
@@ -26,23 +23,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import queue
-import sqlite3
-import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import Future
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from okta_calls.jsonio import JSONError, loads
-from okta_calls.model import BatchResult, Delivery, Incoming
+from okta_calls.model import Delivery, Incoming
 from okta_calls.sources.envelope import EnvelopeError, parse_envelope
+from okta_calls.sources.hook_writer import Background, Commit, Group, HookWriter, is_unavailable_error
 
-__all__ = ["DEFAULT_MAX_BODY", "DEFAULT_PATH", "Commit", "Group", "HookApp", "check_options", "is_unavailable_error"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_PATH",
+    "Background",
+    "Commit",
+    "Group",
+    "HookApp",
+    "check_options",
+    "is_unavailable_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Commit = Callable[[Delivery, list[Incoming]], BatchResult]
-Group = Callable[[], AbstractContextManager[object]]
 
 DEFAULT_PATH = "/okta/event-hook"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
@@ -88,148 +89,6 @@ def check_options(*, secret: str, path: str, max_body: int) -> None:
         raise ValueError("the body limit must be a positive number of bytes")
 
 
-def is_unavailable_error(exc: BaseException) -> bool:
-    """True for a fault of ours that a retry may cure: the archive busy, the database locked, the disk full.
-
-    Matches, anywhere in the exception's cause/context chain, a class named ``ArchiveBusy`` (matched by name
-    so that sources stay independent of ``okta_calls.archive``), ``sqlite3.OperationalError`` or ``OSError``.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, (sqlite3.OperationalError, OSError)):
-            return True
-        if any(cls.__name__ == "ArchiveBusy" for cls in type(current).__mro__):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-@dataclass(slots=True)
-class _Job:
-    """One delivery waiting for the writer, and the future its request awaits."""
-
-    delivery: Delivery
-    items: list[Incoming]
-    future: Future[BatchResult]
-
-
-class _Writer:
-    """The single thread that runs ``commit``, a group of queued deliveries per transaction."""
-
-    def __init__(self, commit: Commit, group: Group, max_group: int) -> None:
-        self._commit = commit
-        self._group = group
-        self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        # A daemon: an app never closed must not keep the interpreter alive. A commit cut short by the exit is
-        # rolled back by SQLite, and its delivery was never acknowledged.
-        self._thread = threading.Thread(target=self._run, name="okta-hook-writer", daemon=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._seconds_per_delivery = 0.0  # moving average of the writer's time per delivery
-
-    def submit(self, delivery: Delivery, items: list[Incoming]) -> Future[BatchResult]:
-        """Queue a delivery; the future resolves once it is committed (or fails). Cancel it to withdraw it."""
-        job = _Job(delivery, items, Future())
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the hook writer is closed")
-            if self._thread.ident is None:
-                self._thread.start()
-            self._queue.put(job)
-        return job.future
-
-    @property
-    def seconds_per_delivery(self) -> float:
-        """The writer's recent time per delivery (a moving average; 0 until it has written one)."""
-        with self._lock:
-            return self._seconds_per_delivery
-
-    def _measured(self, seconds: float, deliveries: int) -> None:
-        per_delivery = seconds / deliveries
-        with self._lock:
-            previous = self._seconds_per_delivery
-            self._seconds_per_delivery = per_delivery if previous == 0 else 0.8 * previous + 0.2 * per_delivery
-
-    def close(self) -> None:
-        """Commit what is queued, then stop the thread (idempotent)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(None)
-        if self._thread.ident is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            jobs, stop = self._next_group()
-            live = [job for job in jobs if job.future.set_running_or_notify_cancel()]
-            if live:
-                started = time.perf_counter()
-                waited = self._commit_group(live)
-                # Waiting for another writer's lock (an API sync's page, a checkpoint) is not the cost of
-                # these deliveries: counted in, one stall would have new deliveries refused for seconds.
-                self._measured(time.perf_counter() - started - waited, len(live))
-            if stop:
-                return
-
-    def _next_group(self) -> tuple[list[_Job], bool]:
-        """Wait for one job, then take whatever else is queued (up to ``max_group``); True when closing."""
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        jobs = [first]
-        while len(jobs) < self._max_group:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is None:
-                return jobs, True
-            jobs.append(job)
-        return jobs, False
-
-    def _commit_group(self, jobs: list[_Job]) -> float:
-        """Commit ``jobs`` in one ``group()``; if that fails for a reason of one delivery, one by one.
-
-        A failure inside the group rolls all of it back, so a bad delivery must not sink the others: they are
-        then committed alone. When the archive itself is unavailable (busy, disk full) they all fail at once.
-        Returns the seconds spent waiting to enter the group (the write lock), which is not writing.
-        """
-        waited = 0.0
-        try:
-            if len(jobs) > 1 or self._group is not nullcontext:
-                try:
-                    entering = time.perf_counter()
-                    with self._group():
-                        waited = time.perf_counter() - entering
-                        results = [self._commit(job.delivery, job.items) for job in jobs]
-                except Exception as error:  # noqa: BLE001 - decided below
-                    if is_unavailable_error(error):
-                        for job in jobs:
-                            job.future.set_exception(error)
-                        return waited
-                    log.info("a group of %d deliveries failed (%s); committing them one by one", len(jobs), error)
-                else:
-                    for job, result in zip(jobs, results):
-                        job.future.set_result(result)
-                    return waited
-            for job in jobs:
-                try:
-                    job.future.set_result(self._commit(job.delivery, job.items))
-                except Exception as error:  # noqa: BLE001 - that delivery alone fails
-                    job.future.set_exception(error)
-        except BaseException as error:  # not an Exception: fail what is left, then let it end the thread
-            for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(error)
-            raise
-        return waited
-
-
 class HookApp:
     """ASGI application receiving Okta Event Hook deliveries and committing them through ``commit``.
 
@@ -242,7 +101,8 @@ class HookApp:
     its body is read: under overload the receiver keeps answering the deliveries it accepts in time instead
     of spending its CPU on work whose answer would come too late.
     ``group`` makes one transaction of several commits (see the module docstring); without it each commit
-    stands alone. ``max_group`` caps the deliveries in one group.
+    stands alone. ``max_group`` caps the deliveries in one group. ``background`` is work for the writer
+    thread between groups (see the module docstring).
     """
 
     def __init__(
@@ -256,6 +116,7 @@ class HookApp:
         deadline: float | None = DEFAULT_DEADLINE,
         group: Group = nullcontext,
         max_group: int = DEFAULT_MAX_GROUP,
+        background: Background | None = None,
     ) -> None:
         check_options(secret=secret, path=path, max_body=max_body)
         self.path = path.rstrip("/")
@@ -264,7 +125,7 @@ class HookApp:
         self._secret = secret.encode("utf-8")
         self._auth_header = auth_header.lower().encode("latin-1")
         self._auth_header_name = auth_header
-        self._writer = _Writer(commit, group, max(1, max_group))
+        self._writer = HookWriter(commit, group, max(1, max_group), background)
         self._in_flight = 0  # deliveries admitted and not yet answered (only touched on the event loop)
 
     def close(self) -> None:

@@ -1,0 +1,63 @@
+"""WAL checkpoints off the receiver's writer thread.
+
+SQLite folds the WAL back into the database file (a checkpoint) from inside the ``COMMIT`` that takes the WAL
+past ``wal_autocheckpoint`` pages. For the receiver that commit is a delivery's, and copying tens of MiB
+held Okta's answer for 100 ms or more. So the receiver's own connection checkpoints only as a backstop
+(``BACKSTOP_PAGES``), and this thread runs a ``PASSIVE`` checkpoint every ``interval`` seconds on a connection
+of its own. A passive checkpoint takes no write lock: the writer keeps committing while it copies, and
+SQLite releases the GIL meanwhile. Readers (Datasette) are never blocked either; the pages they still need
+are left for the next checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+
+__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "Checkpointer"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 1.0  # seconds between passive checkpoints
+BACKSTOP_PAGES = 16384  # the writer's own connection still checkpoints past 256 MiB of WAL (16 KiB pages)
+
+
+class Checkpointer:
+    """A daemon thread that checkpoints ``path`` every ``interval`` seconds until ``stop()``."""
+
+    def __init__(self, path: str | os.PathLike[str], interval: float = DEFAULT_INTERVAL) -> None:
+        self.path = os.fspath(path)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="okta-wal-checkpoint", daemon=True)
+
+    def start(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread (idempotent); the archive's own close checkpoints what is left."""
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            log.warning("%s: no background checkpoints: %s", self.path, error)
+            return
+        try:
+            while not self._stop.wait(self.interval):
+                self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        """One passive checkpoint; a failure is logged (the backstop still bounds the WAL)."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:
+            log.warning("%s: background checkpoint failed: %s", self.path, error)
