@@ -121,15 +121,27 @@ def _is_bulk_load(archive: Archive, paths: Sequence[str]) -> bool:
     """An import that at least doubles the archive (about 2 KB an event): cheaper to index afterwards."""
     if not _use_process(paths):
         return False
-    expected = sum(os.path.getsize(path) for path in paths) // 2048
+    expected = sum(input_bytes(path) for path in paths) // 2048
     return expected >= archive.conn.execute("SELECT count(*) FROM events").fetchone()[0]
 
 
 def _use_process(paths: Sequence[str]) -> bool:
     try:
-        return "-" not in paths and sum(os.path.getsize(path) for path in paths) >= PROCESS_THRESHOLD
+        return "-" not in paths and sum(input_bytes(path) for path in paths) >= PROCESS_THRESHOLD
     except OSError:  # a missing file: read in-process, which reports it
         return False
+
+
+def input_bytes(path: str) -> int:
+    """About how many bytes of JSON ``path`` holds: its size, or for a gzip file the uncompressed size its
+    trailer records (modulo 4 GiB, so never taken below the compressed size times four)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"\x1f\x8b" or size < 18:
+            return size
+        handle.seek(-4, os.SEEK_END)
+        recorded = int.from_bytes(handle.read(4), "little")
+    return max(recorded, size * 4) if recorded < size else recorded
 
 
 def ingest_paths(

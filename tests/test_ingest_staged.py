@@ -158,3 +158,24 @@ def test_staging_folder_is_removed_and_stale_ones_are_cleaned(tmp_path: Path, mo
     source = awkward_file(tmp_path / "awkward.ndjson", count=60)
     run(tmp_path / "staged.db", [source], staged=True, monkeypatch=monkeypatch, batch_size=10, readers=2)
     assert sorted(entry.name for entry in scratch.iterdir()) == [alive.name]
+
+
+def test_a_gzip_file_is_sized_by_what_it_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 10 MB gzip of 100 MB of events is a large import: reader processes, not the in-process path."""
+    text = ("\n".join(json.dumps(event) for event in generate_events(300, seed=4)) + "\n").encode()
+    packed = tmp_path / "events.ndjson.gz"
+    packed.write_bytes(gzip.compress(text))
+    assert ingest_module.input_bytes(str(packed)) == len(text)
+    assert ingest_module.input_bytes(str(tmp_path / "events.ndjson.gz")) > packed.stat().st_size
+    started = []
+    real = ingest_module.Readers
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["readers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "Readers", recording)
+    monkeypatch.setattr(ingest_module, "PROCESS_THRESHOLD", packed.stat().st_size + 1)  # only the content is this big
+    with Archive(tmp_path / "staged.db") as archive:
+        summary = ingest_paths(archive, [str(packed)], readers=2)
+    assert started == [2] and summary.result.inserted == 300
