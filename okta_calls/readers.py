@@ -2,7 +2,8 @@
 
 The machine this was built for has two cores and SQLite allows one writer, so a large import runs as a writer
 (the main process, which owns the archive) and ``readers`` reader processes. Each input file is cut into
-chunks of ``chunk_size`` items (events, bad lines, envelopes: every item counts); chunk ``k`` belongs to
+chunks of ``chunk_size`` items (events, bad lines, envelopes: every item counts; the first few chunks are
+smaller, see ``ChunkPlan``); chunk ``k`` belongs to
 reader ``k % readers``. Every reader reads the whole file but decodes only its own chunks (an NDJSON line that
 is not its own is skipped undecoded), prepares them (``okta_calls.batch.prepare``) and writes them into staged
 files (``okta_calls.staging``). It sends, in file order, a ``Work`` for every staged part of a chunk (an
@@ -17,6 +18,7 @@ same items even while the file grows. Readers exit by themselves when the writer
 
 from __future__ import annotations
 
+import bisect
 import logging
 import multiprocessing
 import os
@@ -121,16 +123,42 @@ class _ChunkWriter:
         self._pending = []
 
 
+class ChunkPlan:
+    """Where a file's chunks start: small ones first, doubling up to ``size``, so the writer has its first chunk
+    to write a fraction of a second after the readers start; then ``size`` items each. Every reader computes
+    the same plan, which is what lets them share a file without talking to each other."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ramp: list[int] = []  # start index of each ramp chunk
+        start, length = 0, max(1, size // 8)
+        while length < size:
+            self._ramp.append(start)
+            start, length = start + length, length * 2
+        self._ramp_end = start
+
+    def chunk_of(self, item: int) -> int:
+        """The chunk holding item number ``item`` (0-based)."""
+        if item >= self._ramp_end:
+            return len(self._ramp) + (item - self._ramp_end) // self.size
+        return bisect.bisect_right(self._ramp, item) - 1
+
+    def chunks(self, items: int) -> int:
+        """How many chunks ``items`` items make."""
+        return self.chunk_of(items - 1) + 1 if items else 0
+
+
 def _read_file(index: int, path: str, limit: int, reader: int, readers: int, chunk_size: int,
                send: _Sender, chunks: _ChunkWriter, redactor: Redactor | None = None) -> None:
     """Send this reader's chunks of one file, then its ``FileEnd``."""
     count = 0
     current: int | None = None
     error: str | None = None
-    mine = (lambda item: (item // chunk_size) % readers != reader) if readers > 1 else None
+    plan = ChunkPlan(chunk_size)
+    mine = (lambda item: plan.chunk_of(item) % readers != reader) if readers > 1 else None
     try:
         for read in redact_reads(read_source(path, skip=mine, limit=limit), redactor):
-            chunk = count // chunk_size
+            chunk = plan.chunk_of(count)
             count += 1
             if current is not None and chunk != current:
                 chunks.flush()  # as soon as it is whole: the writer may be waiting for it
@@ -148,7 +176,7 @@ def _read_file(index: int, path: str, limit: int, reader: int, readers: int, chu
     if current is not None:
         chunks.flush()
         send(ChunkEnd(index, current))
-    send(FileEnd(index, -(-count // chunk_size), error))
+    send(FileEnd(index, plan.chunks(count), error))
 
 
 def _reader_main(paths: Sequence[str], limits: Sequence[int], reader: int, readers: int, chunk_size: int,

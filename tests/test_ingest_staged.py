@@ -32,7 +32,8 @@ TABLES = {
     "actors": "id",
     "users": "id",
     "phones": "phone_number",
-    "rejects": "id",
+    # Rejects in file order; their ids follow the order batches were written, which chunk sizes change.
+    "rejects": "source_ref, line, reason",
     "deliveries": "delivery_id",
     "delivery_events": "delivery_id, position",
 }
@@ -42,7 +43,8 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     out = {}
     for table, order in TABLES.items():
-        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] not in VOLATILE]
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")
+                   if row[1] not in VOLATILE and (table, row[1]) != ("rejects", "id")]
         out[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
     out["events_fts"] = conn.execute("SELECT rowid, * FROM events_fts ORDER BY rowid").fetchall()
     out["runs"] = conn.execute("SELECT seen, inserted, duplicates, rejected, status FROM ingest_runs ORDER BY id").fetchall()
@@ -179,3 +181,18 @@ def test_a_gzip_file_is_sized_by_what_it_holds(tmp_path: Path, monkeypatch: pyte
     with Archive(tmp_path / "staged.db") as archive:
         summary = ingest_paths(archive, [str(packed)], readers=2)
     assert started == [2] and summary.result.inserted == 300
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 64, 5000])
+def test_chunk_plan_ramps_up_then_keeps_its_size(size: int) -> None:
+    from okta_calls.readers import ChunkPlan
+
+    plan = ChunkPlan(size)
+    items = 6 * size + 3
+    owners = [plan.chunk_of(item) for item in range(items)]
+    assert owners[0] == 0 and owners == sorted(owners)  # chunks are consecutive runs of items
+    lengths = [owners.count(chunk) for chunk in range(plan.chunks(items))]
+    assert all(0 < length <= size for length in lengths)
+    assert lengths[:-1] == sorted(lengths[:-1])  # growing, never shrinking, before the last (partial) one
+    assert lengths[0] == max(1, size // 8) and size in lengths  # starts small, reaches the full size
+    assert plan.chunks(0) == 0 and plan.chunks(1) == 1
