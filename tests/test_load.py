@@ -41,4 +41,4 @@ def test_follow_receive_and_serve_together_lose_nothing_and_lock_out_nobody(tmp_
     assert report["wal_restarts"] >= 2, done.stdout
     assert report["wal_peak_bytes"] <= report["wal_bound_bytes"], done.stdout
     assert report["wal_bound_bytes"] < report["wal_limit_bytes"] + 128 * MIB  # a window's writing, not the run's
-    assert report["wal_final_bytes"] < 6 * MIB
+    assert report["wal_final_bytes"] <= report["wal_bound_bytes"]  # and at rest
