@@ -21,6 +21,13 @@ API) and every acknowledged delivery's events are in ``raw_events`` exactly once
 raw event, and ``PRAGMA integrity_check`` is ok. It prints (and with ``--json`` writes) every HTTP status seen
 by readers and poster, "database is locked" sightings (answers and the three logs), the WAL's peak size and the
 latency percentiles. Exit status 1 when a check fails.
+
+The WAL bound it checks: a writer restarts the WAL once it is past ``wal_limit`` (``--wal-limit-mb``, passed to
+every process as ``OKTA_CALLS_WAL_LIMIT_MB``; 512 MiB by default). ``receive``'s checkpoint thread looks every
+second, holds Datasette's new queries back and gives the running ones up to 5 s (``RESTART_WAIT``) before it
+truncates; the writers keep writing meanwhile. So the peak may pass the limit by what the writers write in
+that time: the bound is ``wal_limit`` plus the most WAL written in any ``BOUND_WINDOW`` seconds of the run
+(5 s of waiting, 1 s between looks, 1 s for the last copy and the truncation).
 """
 
 from __future__ import annotations
@@ -49,12 +56,17 @@ from typing import IO, Any
 
 import httpx
 
+from okta_calls.walgate import ENV_WAL_LIMIT
+
 PROJECT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "okta_calls.cli"]
 TOKEN = "load-run-token-0123456789"
 SECRET = "load-run-hook-secret"
 HOOK = "/okta/event-hook"
 LOCKED = "database is locked"
+MIB = 1 << 20
+DEFAULT_WAL_LIMIT_MB = 512  # okta_calls.archive.WAL_LIMIT
+BOUND_WINDOW = 7.0  # seconds: the restart's wait for readers (5) + the checkpoint thread's interval (1) + 1
 
 
 def reader_paths(name: str) -> list[tuple[str, str]]:
@@ -118,6 +130,11 @@ class Report:
     wal_final_bytes: int = 0
     wal_samples: int = 0
     wal_peak_mib_per_10s: list[float] = field(default_factory=list)
+    wal_limit_bytes: int = 0
+    wal_most_written_in_window: int = 0
+    wal_bound_bytes: int = 0
+    wal_restarts: int = 0
+    wal_restarts_given_up: int = 0
     api_events_served: int = 0
     api_events_archived: int = 0
     hook_events_acknowledged: int = 0
@@ -135,6 +152,9 @@ class Report:
 
 
 # --------------------------------------------------------------------------------------------- processes
+
+
+WAL_ENV: dict[str, str] = {}  # OKTA_CALLS_WAL_LIMIT_MB for every okta-calls process, from --wal-limit-mb
 
 
 def free_port() -> int:
@@ -157,7 +177,7 @@ def wait_until_up(url: str, process: subprocess.Popen[Any], timeout: float = 120
 
 
 def start(args: list[str], log: Path, **options: Any) -> subprocess.Popen[Any]:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT), "OKTA_HOOK_SECRET": SECRET}
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "OKTA_HOOK_SECRET": SECRET, **WAL_ENV}
     env.pop("OKTA_API_TOKEN", None)
     options.setdefault("cwd", log.parent)
     with open(log, "wb") as log_file:
@@ -331,6 +351,8 @@ class WalSampler:
         self.peak = 0
         self.samples = 0
         self.peaks_per_10s: list[int] = []
+        self.most_written = 0  # the most the WAL grew in any BOUND_WINDOW seconds (writes since its last restart)
+        self._recent: list[tuple[float, int]] = []
         self._began = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -343,10 +365,20 @@ class WalSampler:
                 size = 0
             self.peak = max(self.peak, size)
             self.samples += 1
+            self._track_growth(size)
             window = int((time.monotonic() - self._began) // 10)
             while len(self.peaks_per_10s) <= window:
                 self.peaks_per_10s.append(0)
             self.peaks_per_10s[window] = max(self.peaks_per_10s[window], size)
+
+    def _track_growth(self, size: int) -> None:
+        """Growth over the last BOUND_WINDOW seconds, counted from the smallest size since (a restart resets)."""
+        now = time.monotonic()
+        self._recent = [(t, s) for t, s in self._recent if now - t <= BOUND_WINDOW] + [(now, size)]
+        low = size
+        for _, earlier in reversed(self._recent):
+            low = min(low, earlier)
+        self.most_written = max(self.most_written, size - low)
 
     def start(self) -> WalSampler:
         self._thread.start()
@@ -384,7 +416,7 @@ def run(args: argparse.Namespace, workdir: Path) -> Report:
     with fake_okta(workdir, args.okta_rate) as (okta_url, okta):
         api = [*CLI, "ingest", str(db), "--org", okta_url, "--token", TOKEN, "--since", "2d", "--limit", "200",
                "--silent"]
-        follow = start([*api, "--follow", "--interval", "1"], workdir / "follow.log")
+        follow = start([*CLI, "-v", *api[len(CLI):], "--follow", "--interval", "1"], workdir / "follow.log")
         receive = start([*CLI, "receive", str(db), "--port", str(receive_port)], workdir / "receive.log")
         serve = start([*CLI, "serve", str(db), "--port", str(serve_port)], workdir / "serve.log",
                       stdout=subprocess.DEVNULL)
@@ -408,7 +440,7 @@ def run(args: argparse.Namespace, workdir: Path) -> Report:
         produced = stop_producing(okta)
         report.follow_exit = stop(follow)
         catch_up = subprocess.run(api, cwd=workdir, capture_output=True, text=True, timeout=600,
-                                  env={**os.environ, "PYTHONPATH": str(PROJECT)})
+                                  env={**os.environ, "PYTHONPATH": str(PROJECT), **WAL_ENV})
         report.catch_up_exit = catch_up.returncode
         report.receive_exit = stop(receive)
         report.serve_exit = stop(serve)
@@ -419,6 +451,9 @@ def run(args: argparse.Namespace, workdir: Path) -> Report:
     report.wal_peak_bytes, report.wal_samples = sampler.peak, sampler.samples
     report.wal_peak_mib_per_10s = [round(size / 2**20, 1) for size in sampler.peaks_per_10s]
     report.wal_final_bytes = Path(f"{db}-wal").stat().st_size if Path(f"{db}-wal").exists() else 0
+    report.wal_limit_bytes = int(args.wal_limit_mb * MIB)
+    report.wal_most_written_in_window = sampler.most_written
+    report.wal_bound_bytes = report.wal_limit_bytes + sampler.most_written
     report.reader_statuses = dict(readers.timings.statuses)
     report.reader_statuses_by_kind = {kind: dict(counts) for kind, counts in readers.by_kind.items()}
     report.reader_requests = len(readers.timings.latencies_ms)
@@ -432,6 +467,8 @@ def run(args: argparse.Namespace, workdir: Path) -> Report:
     for name, file in logs.items():
         text = catch_up.stderr if file is None else (workdir / file).read_text(errors="replace")
         report.locked_in_logs[name] = text.count(LOCKED)
+        report.wal_restarts += text.count("; restarted it in ")
+        report.wal_restarts_given_up += text.count("readers kept it")
         report.tracebacks_in_logs[name] = text.count("Traceback")
     check_archive(db, report, set(served), {u for uuids in poster.acknowledged.values() for u in uuids},
                   set(poster.acknowledged))
@@ -475,6 +512,9 @@ def judge(report: Report) -> None:
         report.failures.append(f"'{LOCKED}': {report.locked_in_answers} answers, logs {report.locked_in_logs}")
     if any(report.tracebacks_in_logs.values()):
         report.failures.append(f"tracebacks in logs: {report.tracebacks_in_logs}")
+    if report.wal_peak_bytes > report.wal_bound_bytes:
+        report.failures.append(f"WAL peak {report.wal_peak_bytes / MIB:.0f} MiB over its bound "
+                               f"{report.wal_bound_bytes / MIB:.0f} MiB")
     if report.follow_exit != 0 or report.catch_up_exit != 0 or report.receive_exit != 0:
         report.failures.append(f"exit codes: follow {report.follow_exit}, catch-up {report.catch_up_exit}, "
                                f"receive {report.receive_exit}")
@@ -495,6 +535,9 @@ def render(report: Report) -> str:
         f"'{LOCKED}': {report.locked_in_answers} answers; logs {report.locked_in_logs}",
         f"WAL: peak {report.wal_peak_bytes / mib:.1f} MiB over {report.wal_samples:,} samples, "
         f"{report.wal_final_bytes / mib:.1f} MiB at the end; peak MiB per 10 s: {report.wal_peak_mib_per_10s}",
+        f"WAL bound: limit {report.wal_limit_bytes / mib:.0f} MiB + {report.wal_most_written_in_window / mib:.1f} "
+        f"MiB (most written in {BOUND_WINDOW:g} s) = {report.wal_bound_bytes / mib:.1f} MiB; "
+        f"{report.wal_restarts} restarts, {report.wal_restarts_given_up} given up",
         f"API: {report.api_events_archived:,} archived of {report.api_events_served:,} served; hooks: "
         f"{report.hook_events_archived:,} archived, {report.hook_events_acknowledged:,} acknowledged; "
         f"raw_events {report.raw_events:,}, events {report.events:,}, twice {report.duplicates_in_log}; "
@@ -511,9 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hook-rate", type=float, default=20, help="hook deliveries (10 events) per second")
     parser.add_argument("--readers", type=int, default=4, help="Datasette reader threads")
     parser.add_argument("--preload", type=int, default=100_000, help="events in the archive before the run")
+    parser.add_argument("--wal-limit-mb", type=float, default=DEFAULT_WAL_LIMIT_MB,
+                        help="the WAL limit of every okta-calls process (OKTA_CALLS_WAL_LIMIT_MB)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
+    WAL_ENV[ENV_WAL_LIMIT] = f"{args.wal_limit_mb:g}"
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         report = run(args, args.keep.resolve())

@@ -39,6 +39,7 @@ from .phones import (
 from .projections import Rows, rows_of, write_projections
 from .projector import DEFAULT_CHUNK, clear_queue, create_queue, enqueue, pending, project_queued
 from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
+from .walgate import restart_wal, wal_limit_from_env
 from .schema import (
     INDEXES,
     PAGE_SIZE,
@@ -61,10 +62,11 @@ MAX_REJECT_RAW = 1 << 20  # keep at most 1 MiB of a rejected item's text
 # The longest a checkpoint may keep other writers waiting (a hook delivery has 3 s in all).
 CHECKPOINT_WAIT = 0.25
 # The WAL's hard bound. Readers that overlap without a pause (a busy Datasette) keep every checkpoint from
-# restarting the WAL, so it would grow without end; past this size the writer that just committed waits for
-# them (keeping other writers out) so that the WAL restarts. Datasette's time limit bounds that wait.
-WAL_LIMIT = 512 << 20
-WAL_LIMIT_WAIT = 5.0  # seconds a writer may wait for readers once the WAL is over its limit
+# restarting the WAL, so it would grow without end; past this size the writer that just committed holds new
+# Datasette queries back and waits for the running ones, without keeping other writers out, then restarts the
+# WAL (okta_calls.walgate). Datasette's time limit bounds that wait.
+WAL_LIMIT = 512 << 20  # OKTA_CALLS_WAL_LIMIT_MB overrides it (okta_calls.walgate)
+WAL_LIMIT_WAIT = 5.0  # seconds readers are held at the gate, at most, for the queries running to finish
 WAL_LIMIT_RETRY = 10.0  # seconds before trying again when the readers did not let go in time
 
 
@@ -114,7 +116,8 @@ class Archive:
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0, catch_up: bool = True) -> None:
         self.path = os.fspath(path)
         self.timeout = timeout
-        self.wal_limit = WAL_LIMIT
+        # None: this connection leaves the bound to someone else (``receive``'s checkpoint thread)
+        self.wal_limit: int | None = wal_limit_from_env(WAL_LIMIT)
         self._wal_retry_at = 0.0
         is_new = self.path == ":memory:" or not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         try:
@@ -251,8 +254,9 @@ class Archive:
         self._bound_wal()
 
     def _bound_wal(self) -> None:
-        """After a commit: when the WAL has outgrown ``wal_limit``, wait for the readers and restart it."""
-        if self.path == ":memory:" or time.monotonic() < self._wal_retry_at:
+        """After a commit: when the WAL has outgrown ``wal_limit``, hold Datasette's readers back at the gate
+        until the queries running have finished, and restart it (``okta_calls.walgate``)."""
+        if self.path == ":memory:" or self.wal_limit is None or time.monotonic() < self._wal_retry_at:
             return
         try:
             size = os.stat(f"{self.path}-wal").st_size
@@ -261,7 +265,11 @@ class Archive:
         if size <= self.wal_limit:
             return
         started = time.monotonic()
-        done = self.checkpoint(wait=WAL_LIMIT_WAIT)
+        try:
+            done = restart_wal(self.conn, self.path, drain=WAL_LIMIT_WAIT)
+        except sqlite3.Error as error:
+            log.warning("%s: checkpoint failed: %s", self.path, error)
+            done = False
         log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
                  "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
         if not done:

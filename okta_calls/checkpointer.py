@@ -7,6 +7,10 @@ held Okta's answer for 100 ms or more. So the receiver's own connection checkpoi
 of its own. A passive checkpoint takes no write lock: the writer keeps committing while it copies, and
 SQLite releases the GIL meanwhile. Readers (Datasette) are never blocked either; the pages they still need
 are left for the next checkpoint.
+
+It also keeps the WAL under its limit (``wal_limit``): past it, it holds Datasette's new queries back, waits for
+the running ones and restarts the WAL (``okta_calls.walgate.restart_wal``). That wait happens here, not in the
+writer thread, and keeps no lock that a delivery needs, so deliveries go on meanwhile.
 """
 
 from __future__ import annotations
@@ -15,21 +19,31 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 
-__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "Checkpointer"]
+from .walgate import restart_wal
+
+__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "RESTART_RETRY", "RESTART_WAIT", "Checkpointer"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 1.0  # seconds between passive checkpoints
 BACKSTOP_PAGES = 16384  # the writer's own connection still checkpoints past 256 MiB of WAL (16 KiB pages)
+RESTART_WAIT = 5.0  # seconds Datasette's running queries get to finish while new ones wait at the gate
+RESTART_RETRY = 5.0  # seconds before another restart when readers outside the gate held on
 
 
 class Checkpointer:
     """A daemon thread that checkpoints ``path`` every ``interval`` seconds until ``stop()``."""
 
-    def __init__(self, path: str | os.PathLike[str], interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], interval: float = DEFAULT_INTERVAL, wal_limit: int | None = None
+    ) -> None:
         self.path = os.fspath(path)
         self.interval = interval
+        self.wal_limit = wal_limit
+        self.restarts = 0
+        self._retry_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="okta-wal-checkpoint", daemon=True)
 
@@ -56,8 +70,29 @@ class Checkpointer:
             conn.close()
 
     def checkpoint(self, conn: sqlite3.Connection) -> None:
-        """One passive checkpoint; a failure is logged (the backstop still bounds the WAL)."""
+        """One passive checkpoint, or a restart past ``wal_limit``; a failure is logged (the backstop still
+        bounds the WAL)."""
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if not self._bound(conn):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:
             log.warning("%s: background checkpoint failed: %s", self.path, error)
+
+    def _bound(self, conn: sqlite3.Connection) -> bool:
+        """When the WAL is over ``wal_limit``: restart it (readers held at the gate); True when it tried."""
+        if self.wal_limit is None or time.monotonic() < self._retry_at:
+            return False
+        try:
+            size = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return False
+        if size <= self.wal_limit:
+            return False
+        started = time.monotonic()
+        done = restart_wal(conn, self.path, drain=RESTART_WAIT)
+        self.restarts += done
+        log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
+                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
+        if not done:
+            self._retry_at = time.monotonic() + RESTART_RETRY
+        return True

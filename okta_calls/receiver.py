@@ -125,7 +125,9 @@ def serve_hooks(
         log.info("receiving Okta Event Hook deliveries on http://%s:%d%s into %s", host, port, path, db_path)
         # WAL checkpoints in their own thread, not inside a delivery's COMMIT (okta_calls.checkpointer)
         archive.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-        checkpointer = Checkpointer(archive.path).start()
+        # the WAL's bound too: its wait for readers must not hold up the writer thread (okta_calls.walgate)
+        checkpointer = Checkpointer(archive.path, wal_limit=archive.wal_limit).start()
+        archive.wal_limit = None
         status, error = "failed", None
         try:
             with _stop_signals_raise():

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from .analytics import datasette_queries
+from .walgate import gate_reads
 
 log = logging.getLogger(__name__)
 
@@ -297,12 +298,16 @@ def build_datasette(
 
     register()  # the events facets from kept counts (okta_calls/datasette_plugin.py)
     path = os.fspath(db_path)
-    return Datasette(
+    datasette = Datasette(
         [path],
         metadata=dict(metadata) if metadata is not None else build_metadata(path),
         settings={**DEFAULT_SETTINGS, **(settings or {})},
         cors=False,
     )
+    for database in datasette.databases.values():
+        if database.path == path:
+            gate_reads(database, path)  # a writer restarting the WAL may hold queries back (okta_calls.walgate)
+    return datasette
 
 
 async def _start(datasette: Any) -> None:

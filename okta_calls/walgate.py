@@ -1,0 +1,163 @@
+"""Bounding the WAL without keeping writers out: readers wait at a gate, not Okta's deliveries.
+
+SQLite can only restart (truncate) the WAL once no reader is still on an older snapshot. With readers back
+to back (a busy Datasette) there always is one, so the WAL grows without end. A ``TRUNCATE`` checkpoint waits
+for them, but it holds the write lock while it waits, up to a whole Datasette query (4 s): every hook
+delivery behind it misses Okta's 3 s deadline and gets 503.
+
+So the wait happens *before* the write lock is taken, and it is the readers that wait:
+
+1. the writer that found the WAL over its limit closes the gate (an exclusive ``flock`` on ``DB-readgate``);
+   Datasette's queries (``okta-calls serve``, see ``gate_reads``) pass the gate before each query, so no new
+   query starts; the writers keep committing meanwhile;
+2. ``PASSIVE`` checkpoints (no write lock) copy the WAL into the database file until the queries already
+   running have finished and the copy is complete;
+3. a ``TRUNCATE`` checkpoint then has only the last few frames to copy and no reader to wait for: it keeps the
+   other writers out for milliseconds (at most ``HOLD_WAIT``);
+4. the gate opens. A query waited at most ``drain`` seconds (plus a page), once per ``wal_limit`` of WAL.
+
+Readers that do not use the gate (a report, the sqlite3 shell) still delay a restart, as before; the writer
+then gives up after ``drain`` seconds and tries again later. Without ``fcntl`` (Windows) the gate is open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["ENV_WAL_LIMIT", "HOLD_WAIT", "ReadGate", "gate_reads", "restart_wal", "wal_limit_from_env"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ENV_WAL_LIMIT = "OKTA_CALLS_WAL_LIMIT_MB"  # overrides the WAL's limit (MiB) for every okta-calls writer
+HOLD_WAIT = 0.2  # seconds the final TRUNCATE may keep other writers out (there is nothing left to wait for)
+READER_MAX_WAIT = 10.0  # a query never waits at the gate longer than this, whatever the writer does
+POLL = 0.02  # seconds between looks at the gate / between passive checkpoints
+
+
+def wal_limit_from_env(default: int, environ: dict[str, str] | None = None) -> int:
+    """The WAL limit in bytes: ``OKTA_CALLS_WAL_LIMIT_MB`` (a positive number of MiB) or ``default``."""
+    text = (os.environ if environ is None else environ).get(ENV_WAL_LIMIT, "").strip()
+    if not text:
+        return default
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = 0.0
+    if mib <= 0:
+        log.warning("ignoring %s=%r: not a positive number of MiB", ENV_WAL_LIMIT, text)
+        return default
+    return int(mib * (1 << 20))
+
+
+class ReadGate:
+    """The gate file ``DB-readgate``: readers pass it (``enter``), a restarting writer closes it (``closed``).
+
+    Each thread has its own open file (``flock`` locks belong to an open file), so Datasette's threads and
+    processes are independent. A missing gate file (no writer has ever needed it) means an open gate.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        self.path = f"{os.fspath(db_path)}-readgate"
+        self._local = threading.local()
+
+    def _fd(self, create: bool) -> int | None:
+        fd: int | None = getattr(self._local, "fd", None)
+        if fd is None and fcntl is not None:
+            try:
+                fd = os.open(self.path, os.O_RDONLY | (os.O_CREAT if create else 0), 0o644)
+            except OSError:
+                return None
+            self._local.fd = fd
+        return fd
+
+    def enter(self, max_wait: float = READER_MAX_WAIT) -> float:
+        """Wait (at most ``max_wait`` s) while a writer holds the gate closed; the seconds waited."""
+        fd = self._fd(create=False)
+        if fd is None:
+            return 0.0
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started > max_wait:
+                    break
+                time.sleep(POLL)
+        return time.monotonic() - started
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[bool]:
+        """Hold the gate closed inside; yields False (and closes nothing) when another writer holds it."""
+        fd = self._fd(create=True)
+        if fd is None:
+            yield True  # no gate here: the restart still works, readers just are not held back
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _truncate(conn: sqlite3.Connection, hold: float) -> bool:
+    """One TRUNCATE checkpoint that keeps other writers out at most ``hold`` seconds; True when it restarted."""
+    previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute(f"PRAGMA busy_timeout = {int(hold * 1000)}")
+    try:
+        return bool(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
+
+
+def restart_wal(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, drain: float) -> bool:
+    """Close the gate, let the running queries finish (``drain`` s at most, no lock held), truncate the WAL.
+
+    True when the WAL was restarted. False when readers outside the gate held on past ``drain``, or another
+    writer is restarting it right now. Raises ``sqlite3.Error`` (the caller logs it).
+    """
+    with ReadGate(db_path).closed() as closed:
+        if not closed:
+            return False
+        deadline = time.monotonic() + drain
+        while True:
+            _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames == copied and _truncate(conn, HOLD_WAIT):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(POLL)
+
+
+def gate_reads(database: Any, db_path: str | os.PathLike[str]) -> None:
+    """Make a Datasette ``Database`` pass the read gate of ``db_path`` before each query it runs."""
+    gate = ReadGate(db_path)
+    execute_fn: Callable[[Callable[[Any], T]], Awaitable[T]] = database.execute_fn
+
+    async def gated_execute_fn(fn: Callable[[Any], T]) -> T:
+        def gated(conn: Any) -> T:
+            gate.enter()
+            return fn(conn)
+
+        return await execute_fn(gated)
+
+    database.execute_fn = gated_execute_fn
