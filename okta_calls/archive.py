@@ -31,15 +31,27 @@ from .batch import (
 )
 from .flatten import PROJECTION_VERSION
 from .jsonio import canonical, dumps, loads, storable
+from .log_rows import (
+    count_run,
+    existing_payloads,
+    insert_delivery,
+    insert_raw,
+    insert_rejects,
+)
 from .model import BatchResult, Cursor, Delivery, Incoming, SourceKind
 from .phones import (
     CALLING_CODES,
     NANP_AREA_CODES,
 )
 from .projections import Rows, rows_of, write_projections
-from .projector import DEFAULT_CHUNK, clear_queue, create_queue, enqueue, pending, project_queued
-from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
-from .walgate import restart_wal, wal_limit_from_env
+from .projector import (
+    DEFAULT_CHUNK,
+    clear_queue,
+    create_queue,
+    enqueue,
+    pending,
+    project_queued,
+)
 from .schema import (
     INDEXES,
     PAGE_SIZE,
@@ -52,11 +64,12 @@ from .schema import (
     load_calling_codes,
     view_sql,
 )
+from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
+from .walgate import restart_wal, wal_limit_from_env
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Migrations("okta_calls")
-MAX_REJECT_RAW = 1 << 20  # keep at most 1 MiB of a rejected item's text
 
 
 # The longest a checkpoint may keep other writers waiting (a hook delivery has 3 s in all).
@@ -78,16 +91,6 @@ class ArchiveBusy(ArchiveError):
     """Another writer held the database beyond the busy timeout. Nothing was written; try again."""
 
 
-_SQL = {
-    "raw": (
-        "INSERT INTO raw_events (id, uuid, published, event_type, payload, first_seen_at, source_kind, "
-        "source_ref, source_line, ingest_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    ),
-    "reject": (
-        "INSERT INTO rejects (ingest_run, rejected_at, source_kind, source_ref, line, uuid, reason, raw) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-    ),
-}
 
 
 def utcnow() -> str:
@@ -337,7 +340,7 @@ class Archive:
         rejects = list(batch.rejects)
         now = utcnow()
         with self._transaction():
-            existing = self._existing(list(batch.candidates))
+            existing = existing_payloads(self.conn, list(batch.candidates))
             new: list[Prepared] = []
             for uuid, prepared in batch.candidates.items():
                 archived = existing.get(uuid)
@@ -352,9 +355,9 @@ class Archive:
             if new:
                 self._insert_new(new, run_id=run_id, kind=kind, now=now, project=project)
             if rejects:
-                self._insert_rejects(rejects, run_id=run_id, kind=kind, now=now)
+                insert_rejects(self.conn, rejects, run_id=run_id, kind=kind, now=now)
             if delivery is not None:
-                self._insert_delivery(delivery, batch.positions, run_id=run_id, kind=kind, now=now)
+                insert_delivery(self.conn, delivery, batch.positions, run_id=run_id, kind=kind, now=now)
             if cursor is not None:
                 self.conn.execute(
                     "INSERT INTO sync_state (org, query, next_url, updated_at, ingest_run) VALUES (?, ?, ?, ?, ?) "
@@ -362,7 +365,7 @@ class Archive:
                     "updated_at = excluded.updated_at, ingest_run = excluded.ingest_run",
                     (cursor.org, cursor.query, cursor.next_url, now, run_id),
                 )
-            self._count(result, run_id)
+            count_run(self.conn, result, run_id)
         return result
 
     def write_staged(self, chunk: StagedChunk, *, run_id: int, kind: SourceKind) -> BatchResult:
@@ -390,47 +393,14 @@ class Archive:
                     base = self.conn.execute("SELECT coalesce(max(id), 0) FROM raw_events").fetchone()[0]
                     copy_chunk(self.conn, base=base, run_id=run_id, kind=kind, now=now, skip=skip)
                 if rejects:
-                    self._insert_rejects(rejects, run_id=run_id, kind=kind, now=now)
-                self._count(result, run_id)
+                    insert_rejects(self.conn, rejects, run_id=run_id, kind=kind, now=now)
+                count_run(self.conn, result, run_id)
         finally:
             self.conn.execute(f"DETACH DATABASE {STAGE}")
         return result
 
-    def _count(self, result: BatchResult, run_id: int) -> None:
-        self.conn.execute(
-            "UPDATE ingest_runs SET seen = seen + ?, inserted = inserted + ?, duplicates = duplicates + ?, "
-            "rejected = rejected + ? WHERE id = ?",
-            (result.seen, result.inserted, result.duplicates, result.rejected, run_id),
-        )
-
-    def _existing(self, uuids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(uuids), 500):
-            chunk = uuids[start : start + 500]
-            sql = f"SELECT uuid, payload FROM raw_events WHERE uuid IN ({', '.join('?' * len(chunk))})"
-            found.update(self.conn.execute(sql, chunk).fetchall())
-        return found
-
     def _insert_new(self, new: list[Prepared], *, run_id: int, kind: str, now: str, project: bool = True) -> None:
-        next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM raw_events").fetchone()[0]
-        raw_rows = []
-        for raw_id, prepared in enumerate(new, start=next_id):
-            event = prepared.rows.event  # EVENT_COLUMNS order: uuid, published, ...
-            raw_rows.append(
-                (
-                    raw_id,
-                    event[0],
-                    event[1],
-                    prepared.event_type,
-                    prepared.payload,
-                    now,
-                    kind,
-                    prepared.ref,
-                    prepared.line,
-                    run_id,
-                )
-            )
-        self.conn.executemany(_SQL["raw"], raw_rows)
+        next_id = insert_raw(self.conn, new, run_id=run_id, kind=kind, now=now)
         if project:
             self._project(enumerate((prepared.rows for prepared in new), start=next_id))
         else:
@@ -439,49 +409,6 @@ class Archive:
     def _project(self, events: Iterable[tuple[int, Rows]]) -> None:
         """Insert the projection rows of already-archived events (in raw id order)."""
         write_projections(self.conn, events)
-
-    def _insert_rejects(
-        self, rejects: list[tuple[Incoming, str | None, str]], *, run_id: int, kind: str, now: str
-    ) -> None:
-        rows = []
-        for item, uuid, reason in rejects:
-            raw = item.raw if item.raw is not None else (dumps(item.event) if item.error is None else None)
-            if raw is not None and len(raw) > MAX_REJECT_RAW:
-                reason = f"{reason} (raw text truncated from {len(raw)} characters)"
-                raw = raw[:MAX_REJECT_RAW]
-            if raw is not None:
-                raw = raw.encode("utf-8", "replace").decode("utf-8")
-            rows.append((run_id, now, kind, item.ref, item.line, uuid, reason, raw))
-        self.conn.executemany(_SQL["reject"], rows)
-
-    def _insert_delivery(
-        self, delivery: Delivery, positions: list[tuple[int, str]], *, run_id: int, kind: str, now: str
-    ) -> None:
-        cursor = self.conn.execute(
-            "INSERT INTO deliveries (delivery_id, event_time, source, event_type, event_type_version, "
-            "cloud_events_version, content_type, headers, extra, event_count, received_at, source_kind, ingest_run) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(delivery_id) DO NOTHING",
-            (
-                delivery.event_id,
-                delivery.event_time,
-                delivery.source,
-                delivery.event_type,
-                delivery.event_type_version,
-                delivery.cloud_events_version,
-                delivery.content_type,
-                dumps(delivery.headers) if delivery.headers is not None else None,
-                dumps(delivery.extra) if delivery.extra else None,
-                len(positions),
-                now,
-                kind,
-                run_id,
-            ),
-        )
-        if cursor.rowcount:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO delivery_events (delivery_id, position, uuid) VALUES (?, ?, ?)",
-                [(delivery.event_id, position, uuid) for position, uuid in positions],
-            )
 
     # -- rebuild ------------------------------------------------------------------------------------------
 
