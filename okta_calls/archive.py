@@ -37,7 +37,15 @@ from .phones import (
     NANP_AREA_CODES,
 )
 from .projections import Rows, rows_of, write_projections
-from .projector import DEFAULT_CHUNK, clear_queue, create_queue, enqueue, pending, project_queued
+from .projector import (
+    DEFAULT_CHUNK,
+    clear_queue,
+    create_queue,
+    enqueue,
+    pending,
+    project_flattened,
+    project_queued,
+)
 from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
 from .schema import (
     INDEXES,
@@ -527,6 +535,12 @@ class Archive:
         """Project up to ``limit`` queued events in one transaction; returns how many left the queue."""
         with self._transaction():
             return project_queued(self.conn, limit)
+
+    def project_rows(self, events: Sequence[tuple[int, Rows]]) -> int:
+        """Project those of ``events`` (flattened before, outside any transaction) that are still queued, in
+        one transaction; returns how many left the queue (see ``projector.project_flattened``)."""
+        with self._transaction():
+            return project_flattened(self.conn, events)
 
     def pending_projections(self) -> int:
         """How many raw events are archived but not yet projected (``projection_queue``)."""

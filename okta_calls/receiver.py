@@ -25,6 +25,7 @@ from .archive import Archive, ArchiveError
 from .checkpointer import BACKSTOP_PAGES, Checkpointer
 from .model import BatchResult, Delivery, Incoming
 from .projector import DEFAULT_CHUNK, DEFAULT_INTERVAL, Projector
+from .projector_process import ProcessProjector
 from .redact import Redactor
 from .redaction import redact_delivery, redact_items, settle
 from .sources.hooks import (
@@ -46,7 +47,11 @@ _LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
 
 
 def archive_commit(
-    archive: Archive, run_id: int, *, projector: Projector | None = None, redactor: Redactor | None = None
+    archive: Archive,
+    run_id: int,
+    *,
+    projector: Projector | ProcessProjector | None = None,
+    redactor: Redactor | None = None,
 ) -> Commit:
     """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction (redacted first if asked).
 
@@ -83,13 +88,15 @@ def serve_hooks(
     deadline: float | None = DEFAULT_DEADLINE,
     redactor: Redactor | None = None,
     projection_interval: float = DEFAULT_INTERVAL,
+    projection_process: bool = True,
 ) -> None:
     """Serve the Event Hook endpoint for ``db_path`` until SIGINT/SIGTERM; blocks.
 
     Only ``path`` and ``GET /health`` are served. Deliveries in flight when the signal arrives are committed
     and answered before the process exits, and every event it archived is projected; the ingest run is then
     marked finished. ``projection_interval`` is how long an acknowledged event may wait for its projection
-    when deliveries are few (see ``okta_calls.projector``). Raises ``ArchiveError``
+    when deliveries are few (see ``okta_calls.projector``); with ``projection_process`` (the default on POSIX)
+    the projection runs in a child process (``okta_calls.projector_process``), else on the writer thread. Raises ``ArchiveError``
     when the archive cannot be opened, ``ValueError`` (before touching the archive) when ``secret`` is empty or
     ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the port is taken).
     """
@@ -101,7 +108,11 @@ def serve_hooks(
     try:
         settle(archive, redactor)  # refuses a missing or wrong key before anything is written
         run_id = archive.start_run("hook", [f"http://{host}:{port}{path}"])
-        projector = archive_projector(archive, interval=projection_interval)
+        projector: Projector | ProcessProjector = archive_projector(archive, interval=projection_interval)
+        if projection_process and os.name == "posix":
+            projector = ProcessProjector(
+                archive.path, projector, interval=projection_interval, log_level=log_level
+            ).start()
         app = HookApp(
             archive_commit(archive, run_id, projector=projector, redactor=redactor),
             secret=secret,
@@ -139,6 +150,7 @@ def serve_hooks(
             raise
         finally:
             app.close()
+            projector.finish()  # idempotent: the writer thread finished it, unless it never started
             checkpointer.stop()
             _finish(archive, run_id, status, error)
     finally:
