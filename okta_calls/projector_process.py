@@ -69,7 +69,7 @@ def _wait(fd: int, timeout: float) -> bool:
 def serve(db: str, *, interval: float, batch: int, step: int, pause: float, wake_fd: int) -> int:
     """The child's loop: project every ``interval`` s until end-of-file on ``wake_fd``, then drain; exit code."""
     archive = Archive(db, timeout=BUSY_TIMEOUT, catch_up=False)
-    stopping, failures = False, 0
+    stopping, failures, started = False, 0, False
     try:
         while True:
             try:
@@ -88,6 +88,9 @@ def serve(db: str, *, interval: float, batch: int, step: int, pause: float, wake
                 continue
             if stopping:
                 return 0
+            if not started:
+                started = True
+                log.info("projector process %d: caught up; projecting every %g s", os.getpid(), interval)
             stopping = _wait(wake_fd, interval)
     finally:
         archive.close()
