@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -150,3 +151,24 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_lock_poll_gets_the_write_lock_soon_after_its_release_and_gives_up_at_the_timeout(tmp_path: Path) -> None:
+    from okta_calls.archive import ArchiveBusy
+
+    db = tmp_path / "a.db"
+    with Archive(db, timeout=0.3) as archive, Archive(db) as other:
+        archive.lock_poll = 0.0005
+        other.conn.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(ArchiveBusy):
+            archive.start_run("hook", ["locked"])
+        assert 0.3 <= time.monotonic() - started < 1.0
+        release = threading.Timer(0.1, lambda: other.conn.execute("COMMIT"))
+        release.start()
+        started = time.monotonic()
+        archive.start_run("hook", ["after the release"])  # waits for the lock, then writes
+        waited = time.monotonic() - started
+        release.join()
+        assert 0.09 <= waited < 0.25
+        assert archive.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 300  # restored
