@@ -14,8 +14,10 @@ projects (the receiver's background projector, any command that opens the archiv
 (file ingest, API sync) never touch the queue and cannot conflict with it: their raw ids are new.
 
 ``project_queued`` and friends work inside the caller's transaction (``Archive.project_pending`` opens it);
-``Projector`` is the receiver's scheduling policy for them, run on the hook app's writer thread between
-delivery groups (``okta_calls.sources.hooks.Background``).
+``Projector`` is a scheduling policy for them on the hook app's writer thread, between delivery groups
+(``okta_calls.sources.hooks.Background``): the receiver's fallback while its projector child
+(``okta_calls.projector_process``, which flattens outside the transaction: ``queued_payloads``,
+``flatten_payloads``, ``project_flattened``) is down.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
 ``Archive.append(..., kind="hook", delivery=..., project=False)`` on the app's single writer thread before Okta
 gets its 200; deliveries that arrive while the writer is busy share one ``Archive.transaction()``. That commit
-is the log (raw events, delivery, links, rejects) and the queue of events to project; the same thread projects
-them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector.Projector``). The
+is the log (raw events, delivery, links, rejects) and the queue of events to project; a child process projects
+them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector_process``), and the
+writer thread only while that child is down (``okta_calls.projector.Projector``). The
 archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
 rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 """
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8002
 DEFAULT_BUSY_TIMEOUT = 2.0  # seconds a delivery waits for another writer; Okta waits 3 s in all
+LOCK_POLL = 0.0005  # seconds between a waiting delivery group's tries at the write lock (Archive.lock_poll)
 _LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
 
 
@@ -103,6 +105,7 @@ def serve_hooks(
     check_options(secret=secret, path=path, max_body=max_body)
     _setup_logging(log_level)
     archive = Archive(db_path, timeout=busy_timeout)
+    archive.lock_poll = LOCK_POLL  # the projector child holds the lock a few ms at a time: take it at once after
     if archive.projections_stale:
         log.warning("%s: the projections were built by another version; run 'okta-calls rebuild' when idle", db_path)
     try:
