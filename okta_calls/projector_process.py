@@ -45,6 +45,7 @@ BUSY_TIMEOUT = 10.0  # the child's busy timeout: it is never in a hurry
 CHECK_EVERY = 1.0  # seconds between the parent's looks at the child
 MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 60.0  # seconds the parent waits for the child to project what is left when closing
+DEFAULT_NICE = 10  # the child's CPU priority below the receiver's: projections can wait, Okta's answers cannot
 
 
 def project_batch(archive: Archive, *, batch: int = DEFAULT_BATCH, step: int = DEFAULT_STEP,
@@ -104,14 +105,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--step", type=int, default=DEFAULT_STEP)
     parser.add_argument("--pause", type=float, default=DEFAULT_PAUSE)
+    parser.add_argument("--nice", type=int, default=DEFAULT_NICE)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    _lower_priority(args.nice)
     # Ctrl-C and systemd's SIGTERM reach the whole group: the parent decides when this child stops.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=args.log_level.upper(), format="okta-calls: %(levelname)s: %(message)s")
     return serve(args.db, interval=args.interval, batch=args.batch, step=args.step, pause=args.pause,
                  wake_fd=sys.stdin.fileno())
+
+
+def _lower_priority(increment: int) -> None:
+    """Let the receiver's threads have the CPU first when the machine is busy (a failure is only logged)."""
+    if increment <= 0 or not hasattr(os, "nice"):
+        return
+    try:
+        os.nice(increment)
+    except OSError as error:
+        log.warning("projector: could not lower its priority: %s", error)
 
 
 def child_command(db: str, *, interval: float, step: int, log_level: str) -> list[str]:
