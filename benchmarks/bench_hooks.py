@@ -77,6 +77,7 @@ class Result:
     stored: int = 0
     receiver_cpu_ms_per_delivery: float = 0.0  # the receiver and its projector process
     http_process_cpu_ms_per_delivery: float = 0.0  # the receiver's own process (HTTP, log commits)
+    thread_cpu_ms_per_delivery: dict[str, float] = field(default_factory=dict)
     load_average: str = ""
     receiver_503s: dict[str, int] = field(default_factory=dict)
     reader_requests: int = 0
@@ -149,6 +150,21 @@ def children(pid: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of the receiver's threads: the event loop (the main thread), the checkpoint thread (the
+    one running at a lower priority), and the others (the writer thread)."""
+    split = {"event loop": 0.0, "checkpoints": 0.0, "writer": 0.0}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        kind = "event loop" if int(task.name) == pid else "checkpoints" if int(fields[16]) > 0 else "writer"
+        split[kind] += seconds
+    return split
 
 
 def tree_cpu_seconds(pid: int) -> tuple[float, float]:
@@ -343,9 +359,14 @@ def run_scenario(scenario: str, args: argparse.Namespace) -> Result:
             with _optional_reader(scenario == "reader", db, workdir, args.reader_pause) as reader_counts:
                 log.info("%s: %d deliveries at %g/s", scenario, count, args.rate)
                 own_before, all_before = tree_cpu_seconds(pid)
+                threads_before = thread_cpu_seconds(pid)
                 latencies, failed, elapsed = asyncio.run(send_at_rate(url, bodies[warmup:], args.rate))
                 time.sleep(0.6)  # the projection of the last deliveries (0.25 s later) counts too
                 own_after, all_after = tree_cpu_seconds(pid)
+                result.thread_cpu_ms_per_delivery = {
+                    name: round((seconds - threads_before.get(name, 0.0)) * 1000 / count, 2)
+                    for name, seconds in thread_cpu_seconds(pid).items()
+                }
                 result.receiver_cpu_ms_per_delivery = round((all_after - all_before) * 1000 / count, 2)
                 result.http_process_cpu_ms_per_delivery = round((own_after - own_before) * 1000 / count, 2)
                 result.load_average = " ".join(f"{value:.1f}" for value in os.getloadavg())
@@ -410,6 +431,8 @@ def main() -> None:
     scenarios = ["alone", "reader"] if args.scenario == "both" else [args.scenario]
     results = [run_scenario(scenario, args) for scenario in scenarios]
     print(report(results))
+    for r in results:
+        print(f"{r.scenario}: receiver threads, CPU ms per delivery: {r.thread_cpu_ms_per_delivery}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
