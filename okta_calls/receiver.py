@@ -98,9 +98,10 @@ def serve_hooks(
     and answered before the process exits, and every event it archived is projected; the ingest run is then
     marked finished. ``projection_interval`` is how long an acknowledged event may wait for its projection
     when deliveries are few (see ``okta_calls.projector``); with ``projection_process`` (the default on POSIX)
-    the projection runs in a child process (``okta_calls.projector_process``), else on the writer thread. Raises ``ArchiveError``
-    when the archive cannot be opened, ``ValueError`` (before touching the archive) when ``secret`` is empty or
-    ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the port is taken).
+    the projection runs in a child process (``okta_calls.projector_process``), else on the writer thread.
+    Raises ``ArchiveError`` when the archive cannot be opened, ``ValueError`` (before touching the archive) when
+    ``secret`` is empty or ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the
+    port is taken).
     """
     check_options(secret=secret, path=path, max_body=max_body)
     _setup_logging(log_level)

@@ -65,7 +65,11 @@ def test_project_batch_writes_step_events_per_transaction_and_equals_inline_proj
         deferred(archive, events)
         commits: list[int] = []
         project_rows = archive.project_rows
-        archive.project_rows = lambda rows: commits.append(len(rows)) or project_rows(rows)  # type: ignore[method-assign]
+        def counted(rows: Any) -> int:
+            commits.append(len(rows))
+            return project_rows(rows)
+
+        archive.project_rows = counted  # type: ignore[method-assign]
         assert project_batch(archive, batch=120, step=25, pause=0) == 120
         assert commits == [25, 25, 25, 25, 20]
         while project_batch(archive, batch=120, step=25, pause=0):
