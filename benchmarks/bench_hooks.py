@@ -75,7 +75,9 @@ class Result:
     p99_ms: float = 0.0
     max_ms: float = 0.0
     stored: int = 0
-    receiver_cpu_ms_per_delivery: float = 0.0
+    receiver_cpu_ms_per_delivery: float = 0.0  # the receiver and its projector process
+    http_process_cpu_ms_per_delivery: float = 0.0  # the receiver's own process (HTTP, log commits)
+    thread_cpu_ms_per_delivery: dict[str, float] = field(default_factory=dict)
     load_average: str = ""
     receiver_503s: dict[str, int] = field(default_factory=dict)
     reader_requests: int = 0
@@ -136,6 +138,39 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (the receiver's projector process), from Linux ``/proc``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of the receiver's threads: the event loop (the main thread), the checkpoint thread (the
+    one running at a lower priority), and the others (the writer thread)."""
+    split = {"event loop": 0.0, "checkpoints": 0.0, "writer": 0.0}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        kind = "event loop" if int(task.name) == pid else "checkpoints" if int(fields[16]) > 0 else "writer"
+        split[kind] += seconds
+    return split
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds of ``pid`` itself, and of it with its live children."""
+    own = cpu_seconds(pid)
+    return own, own + sum(cpu_seconds(child) for child in children(pid))
 
 
 @contextmanager
@@ -323,9 +358,17 @@ def run_scenario(scenario: str, args: argparse.Namespace) -> Result:
             asyncio.run(send_at_rate(url, bodies[:warmup], args.rate))
             with _optional_reader(scenario == "reader", db, workdir, args.reader_pause) as reader_counts:
                 log.info("%s: %d deliveries at %g/s", scenario, count, args.rate)
-                cpu_before = cpu_seconds(pid)
+                own_before, all_before = tree_cpu_seconds(pid)
+                threads_before = thread_cpu_seconds(pid)
                 latencies, failed, elapsed = asyncio.run(send_at_rate(url, bodies[warmup:], args.rate))
-                result.receiver_cpu_ms_per_delivery = round((cpu_seconds(pid) - cpu_before) * 1000 / count, 2)
+                time.sleep(0.6)  # the projection of the last deliveries (0.25 s later) counts too
+                own_after, all_after = tree_cpu_seconds(pid)
+                result.thread_cpu_ms_per_delivery = {
+                    name: round((seconds - threads_before.get(name, 0.0)) * 1000 / count, 2)
+                    for name, seconds in thread_cpu_seconds(pid).items()
+                }
+                result.receiver_cpu_ms_per_delivery = round((all_after - all_before) * 1000 / count, 2)
+                result.http_process_cpu_ms_per_delivery = round((own_after - own_before) * 1000 / count, 2)
                 result.load_average = " ".join(f"{value:.1f}" for value in os.getloadavg())
             if reader_counts is not None:
                 result.reader_requests, result.reader_p50_ms = reader_counts.get(timeout=60)
@@ -352,7 +395,7 @@ def _optional_reader(enabled: bool, db: Path, workdir: Path, pause: float) -> It
 def report(results: list[Result]) -> str:
     lines = [
         "| scenario | rate asked | deliveries/s | p50 ms | p99 ms | max ms | failed | receiver CPU ms/delivery "
-        "| reader requests (p50 ms) | load average |",
+        "(HTTP process) | reader requests (p50 ms) | load average |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -363,7 +406,7 @@ def report(results: list[Result]) -> str:
         lines.append(
             f"| {r.scenario} | {r.rate:g}/s x {r.seconds:g} s, {r.events_per_delivery} events | "
             f"{r.deliveries_per_s} | {r.p50_ms} | {r.p99_ms} | {r.max_ms} | {failed} | "
-            f"{r.receiver_cpu_ms_per_delivery} | {reader} | {r.load_average} |"
+            f"{r.receiver_cpu_ms_per_delivery} ({r.http_process_cpu_ms_per_delivery}) | {reader} | {r.load_average} |"
         )
     return "\n".join(lines)
 
@@ -388,6 +431,8 @@ def main() -> None:
     scenarios = ["alone", "reader"] if args.scenario == "both" else [args.scenario]
     results = [run_scenario(scenario, args) for scenario in scenarios]
     print(report(results))
+    for r in results:
+        print(f"{r.scenario}: receiver threads, CPU ms per delivery: {r.thread_cpu_ms_per_delivery}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

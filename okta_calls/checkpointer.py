@@ -6,7 +6,8 @@ held Okta's answer for 100 ms or more. So the receiver's own connection checkpoi
 (``BACKSTOP_PAGES``), and this thread runs a ``PASSIVE`` checkpoint every ``interval`` seconds on a connection
 of its own. A passive checkpoint takes no write lock: the writer keeps committing while it copies, and
 SQLite releases the GIL meanwhile. Readers (Datasette) are never blocked either; the pages they still need
-are left for the next checkpoint.
+are left for the next checkpoint. On Linux the thread lowers its own CPU priority (``NICE``): copying pages
+can wait a little when the machine is busy, the deliveries' threads cannot.
 
 It also keeps the WAL under its limit (``wal_limit``): past it, it holds Datasette's new queries back, waits for
 the running ones and restarts the WAL (``okta_calls.walgate.restart_wal``). That wait happens here, not in the
@@ -18,12 +19,13 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
 
 from .walgate import restart_wal
 
-__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "RESTART_RETRY", "RESTART_WAIT", "Checkpointer"]
+__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "NICE", "RESTART_RETRY", "RESTART_WAIT", "Checkpointer"]
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +33,39 @@ DEFAULT_INTERVAL = 1.0  # seconds between passive checkpoints
 BACKSTOP_PAGES = 16384  # the writer's own connection still checkpoints past 256 MiB of WAL (16 KiB pages)
 RESTART_WAIT = 5.0  # seconds Datasette's running queries get to finish while new ones wait at the gate
 RESTART_RETRY = 5.0  # seconds before another restart when readers outside the gate held on
+NICE = 10  # how much lower the checkpoint thread's CPU priority is than the receiver's other threads (Linux)
+
+
+def lower_thread_priority(increment: int) -> bool:
+    """Lower the calling thread's CPU priority by ``increment`` (Linux: a thread is a task); True if done."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+    except OSError as error:
+        log.debug("could not lower the checkpoint thread's priority: %s", error)
+        return False
+    return True
 
 
 class Checkpointer:
     """A daemon thread that checkpoints ``path`` every ``interval`` seconds until ``stop()``."""
 
     def __init__(
-        self, path: str | os.PathLike[str], interval: float = DEFAULT_INTERVAL, wal_limit: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        interval: float = DEFAULT_INTERVAL,
+        wal_limit: int | None = None,
+        nice: int = NICE,
     ) -> None:
         self.path = os.fspath(path)
         self.interval = interval
         self.wal_limit = wal_limit
         self.restarts = 0
         self._retry_at = 0.0
+        self.nice = nice
+        self.native_id: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="okta-wal-checkpoint", daemon=True)
 
@@ -58,6 +80,8 @@ class Checkpointer:
             self._thread.join()
 
     def _run(self) -> None:
+        self.native_id = threading.get_native_id()
+        lower_thread_priority(self.nice)
         try:
             conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:

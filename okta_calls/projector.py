@@ -14,8 +14,10 @@ projects (the receiver's background projector, any command that opens the archiv
 (file ingest, API sync) never touch the queue and cannot conflict with it: their raw ids are new.
 
 ``project_queued`` and friends work inside the caller's transaction (``Archive.project_pending`` opens it);
-``Projector`` is the receiver's scheduling policy for them, run on the hook app's writer thread between
-delivery groups (``okta_calls.sources.hooks.Background``).
+``Projector`` is a scheduling policy for them on the hook app's writer thread, between delivery groups
+(``okta_calls.sources.hooks.Background``): the receiver's fallback while its projector child
+(``okta_calls.projector_process``, which flattens outside the transaction: ``queued_payloads``,
+``flatten_payloads``, ``project_flattened``) is down.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from .batch import safe_flatten
 from .jsonio import loads, storable
-from .projections import rows_of, write_projections
+from .projections import Rows, rows_of, write_projections
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -38,8 +40,11 @@ __all__ = [
     "clear_queue",
     "create_queue",
     "enqueue",
+    "flatten_payloads",
     "pending",
+    "project_flattened",
     "project_queued",
+    "queued_payloads",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,45 @@ def project_queued(conn: sqlite3.Connection, limit: int) -> int:
                              if raw_id not in done))
     conn.executemany("DELETE FROM projection_queue WHERE raw_id = ?", [(raw_id,) for raw_id in ids])
     return len(ids)
+
+
+def queued_payloads(conn: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
+    """The oldest ``limit`` queued raw events as ``(raw_id, payload)``, read without any write lock.
+
+    For flattening outside the write transaction (``okta_calls.projector_process``): what is read here is only
+    a proposal; ``project_flattened`` decides inside the transaction which of them are still queued."""
+    return conn.execute(
+        "SELECT q.raw_id, r.payload FROM projection_queue AS q JOIN raw_events AS r ON r.id = q.raw_id "
+        "ORDER BY q.raw_id LIMIT ?",
+        (limit,),
+    ).fetchall()
+
+
+def flatten_payloads(rows: Sequence[tuple[int, str]]) -> list[tuple[int, Rows]]:
+    """The projection rows of archived ``(raw_id, payload)`` pairs (pure CPU, no database)."""
+    return [(raw_id, rows_of(safe_flatten(_decoded(payload)))) for raw_id, payload in rows]
+
+
+def project_flattened(conn: sqlite3.Connection, events: Sequence[tuple[int, Rows]]) -> int:
+    """Write the rows of those ``events`` that are still queued, and dequeue them; returns how many.
+
+    Must run inside a write transaction. ``events`` were flattened from a read made before it (raw events
+    never change, so the rows are still right); the queue is read again here, so an event another projector
+    (or ``rebuild``) handled meanwhile is skipped, and every event is still projected exactly once.
+    """
+    ids = [raw_id for raw_id, _ in events]
+    if not ids:
+        return 0
+    marks = ", ".join("?" * len(ids))
+    queued = {row[0] for row in conn.execute(f"SELECT raw_id FROM projection_queue WHERE raw_id IN ({marks})", ids)}
+    if not queued:
+        return 0
+    done = {row[0] for row in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)} & queued
+    if done:
+        log.warning("%d queued events were already projected; dequeuing them", len(done))
+    write_projections(conn, ((raw_id, rows) for raw_id, rows in events if raw_id in queued and raw_id not in done))
+    conn.executemany("DELETE FROM projection_queue WHERE raw_id = ?", [(raw_id,) for raw_id in sorted(queued)])
+    return len(queued)
 
 
 def _decoded(payload: str) -> dict[str, Any]:
@@ -148,3 +192,8 @@ class Projector:
         more = done >= self.chunk
         self._next_run = self._clock() if more else None
         return more
+
+    def finish(self) -> None:
+        """Project everything queued, chunk after chunk (when the receiver closes)."""
+        while self.due() is not None and self.run():
+            pass

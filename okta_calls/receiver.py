@@ -3,8 +3,9 @@
 The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
 ``Archive.append(..., kind="hook", delivery=..., project=False)`` on the app's single writer thread before Okta
 gets its 200; deliveries that arrive while the writer is busy share one ``Archive.transaction()``. That commit
-is the log (raw events, delivery, links, rejects) and the queue of events to project; the same thread projects
-them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector.Projector``). The
+is the log (raw events, delivery, links, rejects) and the queue of events to project; a child process projects
+them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector_process``), and the
+writer thread only while that child is down (``okta_calls.projector.Projector``). The
 archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
 rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 """
@@ -25,6 +26,7 @@ from .archive import Archive, ArchiveError
 from .checkpointer import BACKSTOP_PAGES, Checkpointer
 from .model import BatchResult, Delivery, Incoming
 from .projector import DEFAULT_CHUNK, DEFAULT_INTERVAL, Projector
+from .projector_process import ProcessProjector
 from .redact import Redactor
 from .redaction import redact_delivery, redact_items, settle
 from .sources.hooks import (
@@ -42,11 +44,16 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8002
 DEFAULT_BUSY_TIMEOUT = 2.0  # seconds a delivery waits for another writer; Okta waits 3 s in all
+LOCK_POLL = 0.0005  # seconds between a waiting delivery group's tries at the write lock (Archive.lock_poll)
 _LOG_FORMAT = "okta-calls: %(levelname)s: %(message)s"
 
 
 def archive_commit(
-    archive: Archive, run_id: int, *, projector: Projector | None = None, redactor: Redactor | None = None
+    archive: Archive,
+    run_id: int,
+    *,
+    projector: Projector | ProcessProjector | None = None,
+    redactor: Redactor | None = None,
 ) -> Commit:
     """The ``commit`` callable for ``HookApp``: one delivery, one archive transaction (redacted first if asked).
 
@@ -83,25 +90,33 @@ def serve_hooks(
     deadline: float | None = DEFAULT_DEADLINE,
     redactor: Redactor | None = None,
     projection_interval: float = DEFAULT_INTERVAL,
+    projection_process: bool = True,
 ) -> None:
     """Serve the Event Hook endpoint for ``db_path`` until SIGINT/SIGTERM; blocks.
 
     Only ``path`` and ``GET /health`` are served. Deliveries in flight when the signal arrives are committed
     and answered before the process exits, and every event it archived is projected; the ingest run is then
     marked finished. ``projection_interval`` is how long an acknowledged event may wait for its projection
-    when deliveries are few (see ``okta_calls.projector``). Raises ``ArchiveError``
-    when the archive cannot be opened, ``ValueError`` (before touching the archive) when ``secret`` is empty or
-    ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the port is taken).
+    when deliveries are few (see ``okta_calls.projector``); with ``projection_process`` (the default on POSIX)
+    the projection runs in a child process (``okta_calls.projector_process``), else on the writer thread.
+    Raises ``ArchiveError`` when the archive cannot be opened, ``ValueError`` (before touching the archive) when
+    ``secret`` is empty or ``path`` or ``max_body`` unusable, and ``SystemExit`` when uvicorn cannot listen (the
+    port is taken).
     """
     check_options(secret=secret, path=path, max_body=max_body)
     _setup_logging(log_level)
     archive = Archive(db_path, timeout=busy_timeout)
+    archive.lock_poll = LOCK_POLL  # the projector child holds the lock a few ms at a time: take it at once after
     if archive.projections_stale:
         log.warning("%s: the projections were built by another version; run 'okta-calls rebuild' when idle", db_path)
     try:
         settle(archive, redactor)  # refuses a missing or wrong key before anything is written
         run_id = archive.start_run("hook", [f"http://{host}:{port}{path}"])
-        projector = archive_projector(archive, interval=projection_interval)
+        projector: Projector | ProcessProjector = archive_projector(archive, interval=projection_interval)
+        if projection_process and os.name == "posix":
+            projector = ProcessProjector(
+                archive.path, projector, interval=projection_interval, log_level=log_level
+            ).start()
         app = HookApp(
             archive_commit(archive, run_id, projector=projector, redactor=redactor),
             secret=secret,
@@ -141,6 +156,7 @@ def serve_hooks(
             raise
         finally:
             app.close()
+            projector.finish()  # idempotent: the writer thread finished it, unless it never started
             checkpointer.stop()
             _finish(archive, run_id, status, error)
     finally:

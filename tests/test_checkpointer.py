@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
+
+import pytest
 
 from okta_calls.checkpointer import Checkpointer
 
@@ -27,3 +32,22 @@ def test_the_checkpointer_folds_the_wal_back_while_the_writer_never_checkpoints(
                 time.sleep(0.02)
         finally:
             checkpointer.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_the_checkpoint_thread_alone_runs_at_a_lower_cpu_priority(tmp_path: Path) -> None:
+    """Copying pages can wait when the machine is busy; the receiver's event loop and writer thread cannot."""
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    checkpointer = Checkpointer(tmp_path / "a.db", interval=0.02, nice=5).start()
+    try:
+        deadline = time.monotonic() + 5
+        while checkpointer.native_id is None or _nice(checkpointer.native_id) != min(19, own + 5):
+            assert time.monotonic() < deadline, "the checkpoint thread kept the process's priority"
+            time.sleep(0.02)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the rest is untouched
+    finally:
+        checkpointer.stop()
+
+
+def _nice(tid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, tid)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import select
 import signal
 import socket
@@ -969,8 +970,13 @@ def test_kill_9_between_the_log_commit_and_the_projection_loses_nothing(tmp_path
         # in the window: the log is committed, the projections are not
         assert count(db, "raw_events") == 31 and count(db, "deliveries") == 4 and count(db, "rejects") == 1
         assert count(db, "projection_queue") == 31 and count(db, "events") == 0
+        child = int(re.search(r"projector process (\d+) started", process.log()).group(1))  # type: ignore[union-attr]
         os.kill(process.proc.pid, signal.SIGKILL)
         process.proc.wait(timeout=10)
+        deadline = time.monotonic() + 20  # the projector child sees its stdin close, projects the rest, exits
+        while _alive(child):
+            assert time.monotonic() < deadline, "the projector process outlived the killed receiver"
+            time.sleep(0.05)
     finally:
         process.stop()
     status = subprocess.run([sys.executable, "-m", "okta_calls.cli", "status", str(db)], capture_output=True,
@@ -983,6 +989,14 @@ def test_kill_9_between_the_log_commit_and_the_projection_loses_nothing(tmp_path
     with Archive(db) as archive:
         archive.rebuild()
     assert projection_dump(db) == caught_up
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (Linux ``/proc``)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.mark.slow

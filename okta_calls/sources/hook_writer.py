@@ -44,6 +44,9 @@ class Background(Protocol):
     def run(self) -> bool:
         """One bounded step of the work; True when more remains."""
 
+    def finish(self) -> None:
+        """Do what is left, when the writer closes."""
+
 
 def is_unavailable_error(exc: BaseException) -> bool:
     """True for a fault of ours that a retry may cure: the archive busy, the database locked, the disk full.
@@ -156,8 +159,7 @@ class HookWriter:
         if self._background is None:
             return
         try:
-            while self._background.due() is not None and self._background.run():
-                pass
+            self._background.finish()
         except Exception:  # noqa: BLE001 - closing anyway
             log.exception("background work failed while closing")
 

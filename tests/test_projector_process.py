@@ -1,0 +1,178 @@
+"""The receiver's projection child (``okta_calls.projector_process``): flattened outside the write lock, in
+small transactions, exactly once whoever else projects, restarted or replaced when it dies, and gone with its
+parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from okta_calls.archive import Archive
+from okta_calls.generate import generate_events
+from okta_calls.projector import Projector, flatten_payloads, queued_payloads
+from okta_calls.projector_process import ProcessProjector, project_batch
+
+from .test_archive import dump
+from .test_projector import deferred, inline_archive
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict[str, Any]]:
+    return list(generate_events(300, seed=5))
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def process_projector(archive: Archive, **options: Any) -> ProcessProjector:
+    fallback = Projector(archive.project_pending, interval=0.05)
+    return ProcessProjector(archive.path, fallback, interval=0.05, **options)
+
+
+def test_rows_flattened_before_the_transaction_are_projected_once_when_another_projector_got_there_first(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
+        deferred(archive, events)
+        proposal = flatten_payloads(queued_payloads(archive.conn, 200))  # read and flattened, no lock held
+        assert archive.project_pending(50) == 50  # meanwhile another projector dequeues the first 50
+        assert archive.project_rows(proposal) == 150  # only those still queued
+        assert archive.project_rows(proposal) == 0  # and never twice
+        while archive.project_pending(64):
+            pass
+        assert archive.pending_projections() == 0
+        assert dump(archive) == dump(inline)
+
+
+def test_project_batch_writes_step_events_per_transaction_and_equals_inline_projection(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
+        deferred(archive, events)
+        commits: list[int] = []
+        project_rows = archive.project_rows
+        def counted(rows: Any) -> int:
+            commits.append(len(rows))
+            return project_rows(rows)
+
+        archive.project_rows = counted  # type: ignore[method-assign]
+        assert project_batch(archive, batch=120, step=25, pause=0) == 120
+        assert commits == [25, 25, 25, 25, 20]
+        while project_batch(archive, batch=120, step=25, pause=0):
+            pass
+        assert dump(archive) == dump(inline)
+
+
+def test_the_child_projects_then_drains_and_exits_on_finish(tmp_path: Path, events: list[dict[str, Any]]) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        projector = process_projector(archive).start()
+        pid = projector.pid
+        assert pid is not None
+        deferred(archive, events[:100])
+        wait_for(lambda: archive.pending_projections() == 0)  # the child did it, the writer thread did not
+        assert archive.counts()["events"] == 100
+        deferred(archive, events[100:])
+        projector.finish()
+        assert archive.pending_projections() == 0 and archive.counts()["events"] == 300
+        assert projector.pid is None
+        projector.finish()  # idempotent
+
+
+def test_a_dead_child_is_replaced_by_the_writer_thread_then_restarted(
+    tmp_path: Path, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        projector = process_projector(archive).start()
+        first = projector.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: projector.pid is None)
+        deferred(archive, events[:50])
+        assert projector.run() is False and "projector process exited" in caplog.text
+        projector.queued(50)  # no child: the in-thread fallback is told
+        time.sleep(0.06)
+        projector.run()  # the fallback's step, on this (the writer) thread
+        assert archive.pending_projections() == 0 and archive.counts()["events"] == 50
+        delay = projector.due()
+        assert delay is not None and 0 < delay <= 1.0  # a restart is due within a second
+        time.sleep(delay)
+        projector.run()
+        assert projector.pid not in (None, first)
+        deferred(archive, events[50:])
+        wait_for(lambda: archive.pending_projections() == 0)
+        projector.finish()
+
+
+@pytest.mark.slow
+def test_the_child_projects_what_is_queued_and_exits_when_its_parent_is_killed(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    db = tmp_path / "a.db"
+    Archive(db).close()
+    code = (
+        "import sys, time; from okta_calls.archive import Archive; from okta_calls.projector import Projector; "
+        "from okta_calls.projector_process import ProcessProjector; a = Archive(sys.argv[1]); "
+        "p = ProcessProjector(a.path, Projector(a.project_pending), interval=3600).start(); "
+        "print(p.pid, flush=True); time.sleep(3600)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    parent = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env)
+    try:
+        assert parent.stdout is not None and parent.stderr is not None
+        child = int(parent.stdout.readline())
+        while b"caught up" not in parent.stderr.readline():  # the child's first look is over
+            pass
+        with Archive(db, catch_up=False) as archive:
+            deferred(archive, events[:40])  # queued; the child waits an hour before looking again
+            time.sleep(0.3)
+            assert archive.pending_projections() == 40
+            parent.send_signal(signal.SIGKILL)
+            parent.wait(timeout=10)
+            wait_for(lambda: not Path(f"/proc/{child}").exists() or _zombie(child))
+            assert archive.pending_projections() == 0 and archive.counts()["events"] == 40
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_lock_poll_gets_the_write_lock_soon_after_its_release_and_gives_up_at_the_timeout(tmp_path: Path) -> None:
+    from okta_calls.archive import ArchiveBusy
+
+    db = tmp_path / "a.db"
+    with Archive(db, timeout=0.3) as archive, Archive(db) as other:
+        archive.lock_poll = 0.0005
+        other.conn.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(ArchiveBusy):
+            archive.start_run("hook", ["locked"])
+        assert 0.3 <= time.monotonic() - started < 1.0
+        release = threading.Timer(0.1, lambda: other.conn.execute("COMMIT"))
+        release.start()
+        started = time.monotonic()
+        archive.start_run("hook", ["after the release"])  # waits for the lock, then writes
+        waited = time.monotonic() - started
+        release.join()
+        assert 0.09 <= waited < 0.25
+        assert archive.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 300  # restored
