@@ -66,7 +66,7 @@ from .schema import (
     view_sql,
 )
 from .staging import STAGE, StagedChunk, archived_twins, copy_chunk
-from .walgate import restart_wal, wal_limit_from_env
+from .walgate import WalBound, wal_limit_from_env
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Archive:
         # SQLite's busy handler, whose sleeps grow to 25-100 ms: the receiver, whose projector child takes the
         # lock for a few ms at a time, then gets it within a fraction of a millisecond of its release.
         self.lock_poll: float | None = None
-        self._wal_retry_at = 0.0
+        self._wal_bound = WalBound(self.path, retry=WAL_LIMIT_RETRY)
         is_new = self.path == ":memory:" or not os.path.exists(self.path) or os.path.getsize(self.path) == 0
         try:
             self.conn = sqlite3.connect(
@@ -283,24 +283,8 @@ class Archive:
     def _bound_wal(self) -> None:
         """After a commit: when the WAL has outgrown ``wal_limit``, hold Datasette's readers back at the gate
         until the queries running have finished, and restart it (``okta_calls.walgate``)."""
-        if self.path == ":memory:" or self.wal_limit is None or time.monotonic() < self._wal_retry_at:
-            return
-        try:
-            size = os.stat(f"{self.path}-wal").st_size
-        except OSError:
-            return
-        if size <= self.wal_limit:
-            return
-        started = time.monotonic()
-        try:
-            done = restart_wal(self.conn, self.path, drain=WAL_LIMIT_WAIT)
-        except sqlite3.Error as error:
-            log.warning("%s: checkpoint failed: %s", self.path, error)
-            done = False
-        log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
-                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
-        if not done:
-            self._wal_retry_at = time.monotonic() + WAL_LIMIT_RETRY
+        if self.path != ":memory:":
+            self._wal_bound.check(self.conn, self.wal_limit, drain=WAL_LIMIT_WAIT)
 
     # -- runs and cursors ---------------------------------------------------------------------------------
 

@@ -21,9 +21,8 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 
-from .walgate import restart_wal
+from .walgate import WalBound
 
 __all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "NICE", "RESTART_RETRY", "RESTART_WAIT", "Checkpointer"]
 
@@ -62,8 +61,7 @@ class Checkpointer:
         self.path = os.fspath(path)
         self.interval = interval
         self.wal_limit = wal_limit
-        self.restarts = 0
-        self._retry_at = 0.0
+        self._wal = WalBound(self.path, retry=RESTART_RETRY)
         self.nice = nice
         self.native_id: int | None = None
         self._stop = threading.Event()
@@ -104,19 +102,9 @@ class Checkpointer:
 
     def _bound(self, conn: sqlite3.Connection) -> bool:
         """When the WAL is over ``wal_limit``: restart it (readers held at the gate); True when it tried."""
-        if self.wal_limit is None or time.monotonic() < self._retry_at:
-            return False
-        try:
-            size = os.stat(f"{self.path}-wal").st_size
-        except OSError:
-            return False
-        if size <= self.wal_limit:
-            return False
-        started = time.monotonic()
-        done = restart_wal(conn, self.path, drain=RESTART_WAIT)
-        self.restarts += done
-        log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
-                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
-        if not done:
-            self._retry_at = time.monotonic() + RESTART_RETRY
-        return True
+        return self._wal.check(conn, self.wal_limit, drain=RESTART_WAIT)
+
+    @property
+    def restarts(self) -> int:
+        """How many times this thread restarted the WAL."""
+        return self._wal.restarts

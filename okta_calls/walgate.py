@@ -148,6 +148,42 @@ def restart_wal(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, dr
             time.sleep(POLL)
 
 
+class WalBound:
+    """Keeps one database's WAL under a limit: ``check`` restarts a WAL that has outgrown it (``restart_wal``)
+    and, when readers outside the gate held on, waits ``retry`` seconds before trying again, so that a stuck
+    reader does not cost every commit a wait. Used after each commit (``Archive``) and by ``receive``'s
+    checkpoint thread."""
+
+    def __init__(self, db_path: str | os.PathLike[str], *, retry: float) -> None:
+        self.path = os.fspath(db_path)
+        self.retry = retry
+        self.restarts = 0
+        self._retry_at = 0.0
+
+    def check(self, conn: sqlite3.Connection, limit: int | None, *, drain: float) -> bool:
+        """Restart the WAL if it is over ``limit`` bytes (``None``: no limit); True when it tried."""
+        if limit is None or time.monotonic() < self._retry_at:
+            return False
+        try:
+            size = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return False
+        if size <= limit:
+            return False
+        started = time.monotonic()
+        try:
+            done = restart_wal(conn, self.path, drain=drain)
+        except sqlite3.Error as error:
+            log.warning("%s: checkpoint failed: %s", self.path, error)
+            done = False
+        self.restarts += done
+        log.info("%s: the WAL reached %d MiB; %s in %.1f s", self.path, size >> 20,
+                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
+        if not done:
+            self._retry_at = time.monotonic() + self.retry
+        return True
+
+
 def gate_reads(database: Any, db_path: str | os.PathLike[str]) -> None:
     """Make a Datasette ``Database`` pass the read gate of ``db_path`` before each query it runs."""
     gate = ReadGate(db_path)
