@@ -20,8 +20,9 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from . import __version__, cli_redact
+from . import __version__, cli_okta, cli_redact
 from .archive import Archive, ArchiveError
+from .cli_okta import okta_client, okta_options
 from .model import BatchResult
 from .redact import Redactor
 from .redaction import RedactionError
@@ -76,46 +77,6 @@ def _summary(result: BatchResult, run_id: int) -> str:
         f"run {run_id}: {result.seen:,} seen, {result.inserted:,} new, "
         f"{result.duplicates:,} duplicates, {result.rejected:,} rejected"
     )
-
-
-# ---- API options shared by `ingest` (API mode) and `get` -------------------------------------------------
-_OKTA_OPTIONS = [
-    click.option("--org", envvar="OKTA_ORG_URL", show_envvar=True,
-                 help="Okta org URL, https://your-org.okta.com (http only for loopback addresses)."),
-    click.option("--token", envvar="OKTA_API_TOKEN", show_envvar=True,
-                 help="Okta API token, sent as SSWS (prefer the variable or auth.json: a flag shows in ps)."),
-    click.option("--client-id", envvar="OKTA_CLIENT_ID", show_envvar=True,
-                 help="OAuth 2.0 service app client id (with --private-key; scope okta.logs.read)."),
-    click.option("--private-key", envvar="OKTA_PRIVATE_KEY", show_envvar=True,
-                 type=click.Path(dir_okay=False, exists=True),
-                 help="PEM (or JWK) private key file of the service app, for the private_key_jwt assertion."),
-    click.option("--key-id", envvar="OKTA_KEY_ID", help="The key's kid, when the app has several keys."),
-    click.option("--auth", "auth_path", default="auth.json", show_default=True, type=click.Path(dir_okay=False),
-                 help="Credentials file written by `okta-calls auth` (used when no flag or variable is set)."),
-]
-
-
-def okta_options(command: Any) -> Any:
-    for option in reversed(_OKTA_OPTIONS):
-        command = option(command)
-    return command
-
-
-def _okta_client(params: dict[str, Any], **client_options: Any) -> Any:
-    """An OktaClient from the shared options, or a one-line ClickException."""
-    from .auth import client_from_options
-
-    source = click.get_current_context().get_parameter_source("auth_path")
-    try:
-        client, _ = client_from_options(
-            org=params["org"], token=params["token"], client_id=params["client_id"],
-            private_key=params["private_key"], key_id=params["key_id"], auth_path=params["auth_path"],
-            auth_path_explicit=source is not click.core.ParameterSource.DEFAULT,
-            **client_options,
-        )
-    except ValueError as error:  # CredentialsError, AuthFileError, InvalidOrgUrl
-        raise click.ClickException(str(error)) from None
-    return client
 
 
 @cli.command()
@@ -227,7 +188,7 @@ def _ingest_api(db_path: str, *, silent: bool, redactor: Redactor | None, **api:
             state = "caught up, next poll in {:.0f} s".format(progress.next_poll_in_s) if progress.caught_up else ""
             bar.set_postfix_str(f"{progress.pages:,} pages, {progress.events_per_s:,.0f} events/s {state}".strip())
 
-        client = _okta_client(api, max_share=api["max_share"], retry_budget_s=api["retry_budget"],
+        client = okta_client(api, max_share=api["max_share"], retry_budget_s=api["retry_budget"],
                               stop_event=stop, on_wait=on_wait)
         with client, open_archive(db_path) as archive, stop_on_signals(
             stop, on_signal=lambda name: bar.write(f"okta-calls: {name}: stopping after the current page",
@@ -246,58 +207,6 @@ def _ingest_api(db_path: str, *, silent: bool, redactor: Redactor | None, **api:
                f"{result.events_per_s:,.0f} events/s" + (" (interrupted; cursor saved)"
                                                          if result.status == "interrupted" else ""))
     _exit_on_rejects(result.result, result.run_id)
-
-
-@cli.command()
-@click.argument("path_and_query")
-@okta_options
-@click.option("--paginate", is_flag=True, help="Follow `next` links (stops at a short or empty page); NDJSON.")
-def get(path_and_query: str, paginate: bool, **api: Any) -> None:
-    """Print one authenticated raw GET, e.g. okta-calls get '/api/v1/logs?limit=5' (for debugging)."""
-    import json
-
-    from .sources.okta_api import OktaError
-
-    with _okta_client(api) as client:
-        try:
-            for response in client.iter_raw(path_and_query, paginate=paginate):
-                body = response.json()
-                if paginate and isinstance(body, list):
-                    for item in body:
-                        click.echo(json.dumps(item, ensure_ascii=False))
-                else:
-                    click.echo(json.dumps(body, indent=2, ensure_ascii=False))
-        except OktaError as error:
-            raise click.ClickException(str(error)) from None
-
-
-@cli.command("auth")
-@click.option("--auth", "auth_path", default="auth.json", show_default=True, type=click.Path(dir_okay=False),
-              help="Where to save the credentials (mode 0600).")
-@click.option("--org", envvar="OKTA_ORG_URL", prompt="Okta org URL (https://your-org.okta.com)",
-              help="Okta org URL.")
-@click.option("--client-id", help="Save an OAuth service app (with --private-key) instead of an API token.")
-@click.option("--private-key", type=click.Path(dir_okay=False, exists=True),
-              help="The service app's private key file (its path is saved, not the key).")
-def auth_command(auth_path: str, org: str, client_id: str | None, private_key: str | None) -> None:
-    """Save Okta credentials to an auth.json that only you can read (the token is asked for, hidden)."""
-    from .auth import load_private_key, save_auth_file
-    from .sources.okta_api import validate_org_url
-
-    try:
-        data = {"okta_org_url": validate_org_url(org)}
-        if client_id or private_key:
-            if not (client_id and private_key):
-                raise click.UsageError("an OAuth service app needs both --client-id and --private-key")
-            with open(private_key, encoding="utf-8") as handle:
-                load_private_key(handle.read())  # refuse a bad key now, not at the first sync
-            data.update(okta_client_id=client_id, okta_private_key_path=os.path.abspath(private_key))
-        else:
-            data["okta_api_token"] = click.prompt("Okta API token", hide_input=True).strip()
-        path = save_auth_file(auth_path, data)
-    except (ValueError, OSError) as error:  # InvalidOrgUrl, CredentialsError, AuthFileError, unreadable files
-        raise click.ClickException(str(error)) from None
-    click.echo(f"saved {path} (mode 0600)")
 
 
 @cli.command()
@@ -452,6 +361,8 @@ def status(db_path: str) -> None:
             click.echo(f"cursor: {org} [{query}] saved {updated}")
 
 
+cli.add_command(cli_okta.get)
+cli.add_command(cli_okta.auth_command)
 cli.add_command(cli_redact.redact_token)
 cli.add_command(cli_redact.redact_keygen)
 
