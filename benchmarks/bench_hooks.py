@@ -194,11 +194,11 @@ def receiver(db: Path, workdir: Path) -> Iterator[tuple[str, int]]:
 
 @contextmanager
 def datasette(db: Path, workdir: Path) -> Iterator[str]:
-    """``datasette serve`` on the same file (mutable, as ``okta-calls serve`` runs it)."""
+    """``okta-calls serve`` (Datasette with okta-calls' plugin and metadata) on the same file."""
     port = free_port()
     with open(workdir / "datasette.log", "wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", "serve", str(db), "--port", str(port)],
+            [sys.executable, "-c", "from okta_calls.cli import cli; cli(prog_name='okta-calls')", "serve", str(db), "--port", str(port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )

@@ -21,10 +21,11 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 
-from .walgate import WalBound
+from .walgate import WalBound, restart_wal
 
-__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "NICE", "RESTART_RETRY", "RESTART_WAIT", "Checkpointer"]
+__all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "NICE", "RESTART_RETRY", "RESTART_WAIT", "CONTENT_LIMIT", "Checkpointer"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,9 @@ DEFAULT_INTERVAL = 1.0  # seconds between passive checkpoints
 BACKSTOP_PAGES = 16384  # the writer's own connection still checkpoints past 256 MiB of WAL (16 KiB pages)
 RESTART_WAIT = 5.0  # seconds Datasette's running queries get to finish while new ones wait at the gate
 RESTART_RETRY = 5.0  # seconds before another restart when readers outside the gate held on
+FLUSH_INTERVAL = 0.1  # seconds between two flushes of the WAL's new frames to disk
+PASSES = 6  # passive checkpoints in a row at most, until one has copied everything committed
+CONTENT_LIMIT = 128 << 20  # bytes of WAL content past which the WAL is restarted: below BACKSTOP_PAGES
 NICE = 10  # how much lower the checkpoint thread's CPU priority is than the receiver's other threads (Linux)
 
 
@@ -49,7 +53,8 @@ def lower_thread_priority(increment: int) -> bool:
 
 
 class Checkpointer:
-    """A daemon thread that checkpoints ``path`` every ``interval`` seconds until ``stop()``."""
+    """A daemon thread that flushes the WAL every ``flush_interval`` seconds and checkpoints it every
+    ``interval`` seconds until ``stop()``, restarting it past ``content_limit`` bytes of content."""
 
     def __init__(
         self,
@@ -57,13 +62,19 @@ class Checkpointer:
         interval: float = DEFAULT_INTERVAL,
         wal_limit: int | None = None,
         nice: int = NICE,
+        flush_interval: float = FLUSH_INTERVAL,
+        content_limit: int | None = CONTENT_LIMIT,
     ) -> None:
         self.path = os.fspath(path)
         self.interval = interval
+        self.flush_interval = flush_interval
         self.wal_limit = wal_limit
+        self.content_limit = content_limit
         self._wal = WalBound(self.path, retry=RESTART_RETRY)
         self.nice = nice
         self.native_id: int | None = None
+        self._retry_restart_at = 0.0
+        self._page_size = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="okta-wal-checkpoint", daemon=True)
 
@@ -82,23 +93,65 @@ class Checkpointer:
         lower_thread_priority(self.nice)
         try:
             conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None, check_same_thread=False)
+            self._page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         except sqlite3.Error as error:
             log.warning("%s: no background checkpoints: %s", self.path, error)
             return
         try:
-            while not self._stop.wait(self.interval):
-                self.checkpoint(conn)
+            next_checkpoint = time.monotonic() + self.interval
+            while not self._stop.wait(min(self.flush_interval, self.interval)):
+                self.flush()
+                if time.monotonic() >= next_checkpoint:
+                    self.checkpoint(conn)
+                    next_checkpoint = time.monotonic() + self.interval
         finally:
             conn.close()
 
-    def checkpoint(self, conn: sqlite3.Connection) -> None:
-        """One passive checkpoint, or a restart past ``wal_limit``; a failure is logged (the backstop still
-        bounds the WAL)."""
+    def flush(self) -> None:
+        """Write the WAL's new frames to disk now (``fdatasync``), so that the sync the writer does when it
+        starts the WAL over has little left to write (see the module docstring). Failures are ignored: the
+        flush only moves work earlier."""
         try:
-            if not self._bound(conn):
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fdatasync(fd)
+        except OSError as error:
+            log.debug("%s: WAL flush failed: %s", self.path, error)
+        finally:
+            os.close(fd)
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Passive checkpoints until one copied everything committed (at most ``PASSES``), and a restart of
+        the WAL past ``content_limit`` bytes of content or ``wal_limit`` bytes of file; a failure is logged
+        (the backstop still bounds the WAL)."""
+        try:
+            if self._bound(conn):
+                return
+            for _ in range(PASSES):
+                _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames == copied:
+                    break
+            if self._over_content_limit(frames):
+                self._restart(conn, frames)
         except sqlite3.Error as error:
             log.warning("%s: background checkpoint failed: %s", self.path, error)
+
+    def _over_content_limit(self, frames: int) -> bool:
+        if self.content_limit is None or time.monotonic() < self._retry_restart_at:
+            return False
+        return frames * self._page_size > self.content_limit
+
+    def _restart(self, conn: sqlite3.Connection, frames: int) -> None:
+        """Restart the WAL, readers held at the gate, without truncating it (``walgate.restart_wal``)."""
+        started = time.monotonic()
+        done = restart_wal(conn, self.path, drain=RESTART_WAIT, truncate=False)
+        self._wal.restarts += done
+        log.info("%s: the WAL holds %d MiB; %s in %.2f s", self.path, frames * self._page_size >> 20,
+                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
+        if not done:
+            self._retry_restart_at = time.monotonic() + RESTART_RETRY
 
     def _bound(self, conn: sqlite3.Connection) -> bool:
         """When the WAL is over ``wal_limit``: restart it (readers held at the gate); True when it tried."""

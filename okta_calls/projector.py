@@ -99,15 +99,16 @@ def project_queued(conn: sqlite3.Connection, limit: int) -> int:
     return len(ids)
 
 
-def queued_payloads(conn: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
-    """The oldest ``limit`` queued raw events as ``(raw_id, payload)``, read without any write lock.
+def queued_payloads(conn: sqlite3.Connection, limit: int, *, after: int = 0) -> list[tuple[int, str]]:
+    """The oldest ``limit`` queued raw events after raw id ``after``, as ``(raw_id, payload)``, read without
+    any write lock.
 
     For flattening outside the write transaction (``okta_calls.projector_process``): what is read here is only
     a proposal; ``project_flattened`` decides inside the transaction which of them are still queued."""
     return conn.execute(
         "SELECT q.raw_id, r.payload FROM projection_queue AS q JOIN raw_events AS r ON r.id = q.raw_id "
-        "ORDER BY q.raw_id LIMIT ?",
-        (limit,),
+        "WHERE q.raw_id > ? ORDER BY q.raw_id LIMIT ?",
+        (after, limit),
     ).fetchall()
 
 

@@ -1,21 +1,31 @@
-"""The receiver's deferred projection in a process of its own.
+"""The receiver's deferred projection: flattened in a child process, written by the receiver's writer thread.
 
-Flattening events and writing their projection rows is Python work that holds the GIL. Done on the receiver's
-writer thread, it held every delivery that arrived meanwhile (a step of 100 events took 15-45 ms), and it
-slowed the HTTP event loop, which needs the same GIL to accept and parse deliveries. Here it runs in a child
-process (``python -m okta_calls.projector_process DB``), so the receiver's process only parses deliveries
-and commits their log rows.
+Flattening events is Python work that holds the GIL. Done on the receiver's writer thread, it held every
+delivery that arrived meanwhile and slowed the HTTP event loop, which needs the same GIL. So a child process
+(``python -m okta_calls.projector_process DB``) reads queued events without any lock
+(``projector.queued_payloads``) and flattens them (``projector.flatten_payloads``); it hands the rows back over
+a pipe, and the receiver's writer thread writes them, ``step`` events per transaction, between delivery
+groups (``Archive.project_rows``).
 
-The child reads a batch of queued events without any lock (``projector.queued_payloads``), flattens them,
-then writes them ``step`` events per ``BEGIN IMMEDIATE`` transaction (``Archive.project_rows``), pausing
-between two transactions so that a delivery waiting for the write lock gets it. Each transaction reads the
-queue again and dequeues what it projects, so every event is still projected exactly once, whoever else
-projects (a receiver's in-thread fallback, ``catch_up`` in another command, ``rebuild``).
+Why the writing stays in the receiver (measured with ``benchmarks/bench_hooks.py`` and a Datasette reader on
+the same file): when the child wrote the rows itself, its 25-event transactions held the write lock for 25-60
+ms, up to 450 ms, while deliveries waited for it (p99 190-220 ms). Its SQLite page cache was thrown away each
+time the receiver committed a delivery, so it re-read its index pages every transaction (25-90 ms of CPU for
+25 events, 3 ms on a warm cache); on a busy machine it was also descheduled with the lock held. Written by
+the writer thread on the receiver's own connection, a step takes ~3-4 ms on a warm cache, nobody else holds
+the lock, and a delivery waits behind at most one step.
 
-The parent holds the write end of the child's stdin. Closing it (or the parent dying, even by ``kill -9``)
-gives the child end-of-file: it projects what is left and exits. ``ProcessProjector`` is the parent's side,
-the ``Background`` of the hook writer: it restarts a child that died, and projects on the writer thread
-(``Projector``) while there is none.
+Each transaction reads the queue again and dequeues what it projects (``projector.project_flattened``), so
+every event is projected exactly once, whoever else projects (the in-thread fallback, ``catch_up`` in another
+command, ``rebuild``).
+
+The protocol. The receiver asks for a batch by writing the highest raw id it has been sent so far (8 bytes)
+to the child's stdin; the child answers on its stdout with one frame (8-byte length, then the pickled
+``[(raw_id, Rows), ...]`` of up to ``batch`` queued events after that id; empty when nothing is queued).
+End-of-file on the child's stdin (the receiver closing it, or dying, even by ``kill -9``) means stop: the
+child then projects what is left itself (nobody else is writing deliveries any more) and exits.
+``ProcessProjector`` is the receiver's side, the ``Background`` of the hook writer: it asks, writes, restarts
+a child that died, and projects on the writer thread (``Projector``) while there is none.
 """
 
 from __future__ import annotations
@@ -23,35 +33,44 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
+import pickle
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import IO, BinaryIO
 
 from .archive import Archive, ArchiveError
-from .projector import DEFAULT_INTERVAL, Projector, flatten_payloads, queued_payloads
+from .projections import Rows
+from .projector import DEFAULT_INTERVAL, MAX_BACKOFF, Projector, flatten_payloads, queued_payloads
 
 __all__ = ["DEFAULT_BATCH", "DEFAULT_STEP", "ProcessProjector", "main", "project_batch"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 500  # events read and flattened at once (outside any transaction)
-DEFAULT_STEP = 25  # events per projection transaction: the longest a delivery waits for the write lock
-DEFAULT_PAUSE = 0.002  # seconds between two projection transactions, for a delivery waiting for the lock
-BUSY_TIMEOUT = 10.0  # the child's busy timeout: it is never in a hurry
-CHECK_EVERY = 1.0  # seconds between the parent's looks at the child
+DEFAULT_BATCH = 500  # events read and flattened at once by the child (outside any transaction)
+DEFAULT_STEP = 50  # events per projection transaction: the longest a delivery waits behind the projection
+DEFAULT_PAUSE = 0.002  # seconds between two transactions of the child's final drain
+BUSY_TIMEOUT = 10.0  # the child's busy timeout for its final drain: it is never in a hurry
+CHECK_EVERY = 1.0  # seconds between the writer thread's looks at the child
 MAX_RESTART_DELAY = 30.0
-STOP_TIMEOUT = 60.0  # seconds the parent waits for the child to project what is left when closing
+STOP_TIMEOUT = 60.0  # seconds the receiver waits for the child to project what is left when closing
 DEFAULT_NICE = 10  # the child's CPU priority below the receiver's: projections can wait, Okta's answers cannot
+_ID = struct.Struct("<q")  # a request: the highest raw id the receiver was sent
+_SIZE = struct.Struct("<Q")  # a frame's length
+
+Flattened = list[tuple[int, Rows]]
 
 
 def project_batch(archive: Archive, *, batch: int = DEFAULT_BATCH, step: int = DEFAULT_STEP,
                   pause: float = DEFAULT_PAUSE) -> int:
     """Read up to ``batch`` queued events, flatten them, project them ``step`` per transaction; returns how
-    many were read (``batch`` means more may be queued)."""
+    many were read (``batch`` means more may be queued). The child's final drain, and the tests'."""
     rows = queued_payloads(archive.conn, batch)
     events = flatten_payloads(rows)
     for start in range(0, len(events), max(1, step)):
@@ -61,60 +80,90 @@ def project_batch(archive: Archive, *, batch: int = DEFAULT_BATCH, step: int = D
     return len(rows)
 
 
-def _wait(fd: int, timeout: float) -> bool:
-    """Wait up to ``timeout`` s for a byte (a nudge) or end-of-file on ``fd``; True at end-of-file (stop)."""
-    readable, _, _ = select.select([fd], [], [], timeout)
-    return bool(readable) and os.read(fd, 4096) == b""
+# -- the child ------------------------------------------------------------------------------------------------
 
 
-def serve(db: str, *, interval: float, batch: int, step: int, pause: float, wake_fd: int) -> int:
-    """The child's loop: project every ``interval`` s until end-of-file on ``wake_fd``, then drain; exit code."""
+def send_frame(out: IO[bytes], events: Flattened) -> None:
+    """Write one frame (length, then the pickled events) and flush it."""
+    data = pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_SIZE.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def read_frame(stream: BinaryIO) -> Flattened | None:
+    """Read one frame; ``None`` at end-of-file (or a frame cut short by the child's death)."""
+    header = stream.read(_SIZE.size)
+    if len(header) < _SIZE.size:
+        return None
+    (size,) = _SIZE.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    events: Flattened = pickle.loads(data)  # noqa: S301 - our own child, over a private pipe
+    return events
+
+
+def serve(db: str, *, batch: int, step: int, pause: float, requests: BinaryIO, out: IO[bytes]) -> int:
+    """The child's loop: answer each request with a frame until end-of-file, then drain; the exit code."""
     archive = Archive(db, timeout=BUSY_TIMEOUT, catch_up=False)
-    stopping, failures, started = False, 0, False
     try:
+        log.info("projector process %d: ready", os.getpid())
         while True:
+            request = requests.read(_ID.size)
+            if len(request) < _ID.size:
+                break
+            (after,) = _ID.unpack(request)
             try:
-                read = project_batch(archive, batch=batch, step=step, pause=pause)
-                failures = 0
-            except (ArchiveError, sqlite3.Error) as error:
-                failures += 1
-                if stopping and failures >= 3:
-                    log.warning("projector: giving up, the queue is left for the next open: %s", error)
-                    return 1
-                delay = min(MAX_RESTART_DELAY, interval * 2**failures)
-                log.warning("projector: projection deferred by %.1f s: %s", delay, error)
-                stopping = _wait(wake_fd, delay) or stopping
-                continue
-            if read >= batch:
-                continue
-            if stopping:
-                return 0
-            if not started:
-                started = True
-                log.info("projector process %d: caught up; projecting every %g s", os.getpid(), interval)
-            stopping = _wait(wake_fd, interval)
+                events = flatten_payloads(queued_payloads(archive.conn, batch, after=after))
+            except sqlite3.Error as error:  # the receiver sees an empty frame and asks again later
+                log.warning("projector: could not read the queue: %s", error)
+                events = []
+            try:
+                send_frame(out, events)
+            except BrokenPipeError:  # the receiver is gone: drain
+                break
+        return drain(archive, batch=batch, step=step, pause=pause)
     finally:
         archive.close()
 
 
+def drain(archive: Archive, *, batch: int, step: int, pause: float) -> int:
+    """Project everything queued, in the child, when the receiver stops (or died); the exit code."""
+    failures = 0
+    while True:
+        try:
+            if project_batch(archive, batch=batch, step=step, pause=pause) < batch:
+                return 0
+            failures = 0
+        except (ArchiveError, sqlite3.Error) as error:
+            failures += 1
+            if failures >= 3:
+                log.warning("projector: giving up, the queue is left for the next open: %s", error)
+                return 1
+            log.warning("projector: projection deferred by %.1f s: %s", failures, error)
+            time.sleep(failures)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m okta_calls.projector_process DB``: the child that ``ProcessProjector`` starts."""
-    parser = argparse.ArgumentParser(description="okta-calls receive: project queued events (internal)")
+    parser = argparse.ArgumentParser(description="okta-calls receive: flatten queued events (internal)")
     parser.add_argument("db")
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--step", type=int, default=DEFAULT_STEP)
     parser.add_argument("--pause", type=float, default=DEFAULT_PAUSE)
     parser.add_argument("--nice", type=int, default=DEFAULT_NICE)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
+    # Frames go to the real stdout; anything else that prints goes to stderr, never into a frame.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     _lower_priority(args.nice)
     # Ctrl-C and systemd's SIGTERM reach the whole group: the parent decides when this child stops.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=args.log_level.upper(), format="okta-calls: %(levelname)s: %(message)s")
-    return serve(args.db, interval=args.interval, batch=args.batch, step=args.step, pause=args.pause,
-                 wake_fd=sys.stdin.fileno())
+    return serve(args.db, batch=args.batch, step=args.step, pause=args.pause, requests=sys.stdin.buffer, out=out)
 
 
 def _lower_priority(increment: int) -> None:
@@ -127,42 +176,68 @@ def _lower_priority(increment: int) -> None:
         log.warning("projector: could not lower its priority: %s", error)
 
 
-def child_command(db: str, *, interval: float, step: int, log_level: str) -> list[str]:
+def child_command(db: str, *, batch: int, step: int, log_level: str) -> list[str]:
     """The command line of the projector child."""
-    return [sys.executable, "-m", "okta_calls.projector_process", db, "--interval", str(interval),
-            "--step", str(step), "--log-level", log_level]
+    return [sys.executable, "-m", "okta_calls.projector_process", db, "--batch", str(batch), "--step", str(step),
+            "--log-level", log_level]
+
+
+# -- the receiver's side ----------------------------------------------------------------------------------------
 
 
 class ProcessProjector:
-    """The receiver's side of the projector child: start it, restart it when it dies, stop it at the end.
+    """The receiver's side of the projector child: ask it for flattened events, write them, restart it.
 
-    ``fallback`` (the in-thread ``Projector``) projects on the writer thread while no child is running, so a
-    dead child only costs latency, never projections. ``finish()`` closes the child's stdin, waits for it to
-    project what is queued, and projects on the calling thread whatever it left.
+    Runs on the hook writer's thread (``due``/``run``/``queued``/``finish``, the ``Background`` protocol);
+    a thread of its own reads the child's frames and wakes the writer (``bind``). ``write`` is
+    ``Archive.project_rows`` (one transaction). ``fallback`` (the in-thread ``Projector``) projects on the
+    writer thread while no child is running, so a dead child only costs latency, never projections.
+    ``finish()`` closes the child's stdin, waits for it to project what is queued, and projects on the
+    calling thread whatever it left.
     """
 
     def __init__(
         self,
         db: str,
         fallback: Projector,
+        write: Callable[[Flattened], int],
         *,
         interval: float = DEFAULT_INTERVAL,
+        batch: int = DEFAULT_BATCH,
         step: int = DEFAULT_STEP,
         log_level: str = "info",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._command = child_command(db, interval=interval, step=step, log_level=log_level)
+        self._command = child_command(db, batch=batch, step=step, log_level=log_level)
         self._fallback = fallback
+        self._write = write
+        self.interval = interval
+        self._batch = max(1, batch)
+        self._step = max(1, step)
         self._clock = clock
+        self._lock = threading.Lock()  # guards the fields below, shared with the frame reader thread
         self._child: subprocess.Popen[bytes] | None = None
+        self._buffer: deque[tuple[int, Rows]] = deque()  # flattened events received, not yet written
+        self._after = 0  # the highest raw id received: the next request asks for later ones
+        self._asked = False  # a request is out, its frame not yet received
+        self._ask_at: float | None = None  # when to ask next (None: when ``queued`` says there is work)
+        self._failures = 0
+        self._wake: Callable[[], None] = lambda: None
         self._deaths = 0
         self._restart_at = 0.0
         self._finished = False
 
+    # -- the child's life ---------------------------------------------------------------------------------------
+
     @property
     def pid(self) -> int | None:
         """The running child's process id."""
-        return self._child.pid if self._running() else None
+        child = self._child
+        return child.pid if child is not None and child.poll() is None else None
+
+    def bind(self, wake: Callable[[], None]) -> None:
+        """``wake`` makes the writer thread look at ``due`` now (called when a frame arrives)."""
+        self._wake = wake
 
     def start(self) -> ProcessProjector:
         """Start the child (a failure to start leaves the projection to the fallback; logged)."""
@@ -170,13 +245,16 @@ class ProcessProjector:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         try:
-            self._child = subprocess.Popen(self._command, stdin=subprocess.PIPE, env=env)
+            child = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         except OSError as error:
             log.warning("cannot start the projector process (%s); projecting on the writer thread", error)
-            self._child = None
             self._schedule_restart()
             return self
-        log.info("projector process %d started", self._child.pid)
+        with self._lock:
+            self._child, self._asked = child, False
+            self._ask_at = self._clock()  # look at once: events may be queued already
+        threading.Thread(target=self._receive, args=(child,), name="okta-projector-frames", daemon=True).start()
+        log.info("projector process %d started", child.pid)
         return self
 
     def _running(self) -> bool:
@@ -185,31 +263,103 @@ class ProcessProjector:
     def _schedule_restart(self) -> None:
         self._deaths += 1
         self._restart_at = self._clock() + min(MAX_RESTART_DELAY, 2.0 ** (self._deaths - 1))
-        self._fallback.queued(1)  # whatever the child left queued: the fallback projects it meanwhile
+        self._fallback.queued(1)  # whatever is still queued: the fallback projects it meanwhile
+
+    def _receive(self, child: subprocess.Popen[bytes]) -> None:
+        """The frame reader thread of one child: buffer each frame's events, wake the writer."""
+        assert child.stdout is not None
+        while (events := read_frame(child.stdout)) is not None:
+            with self._lock:
+                self._buffer.extend(events)
+                if events:
+                    self._after = max(self._after, events[-1][0])
+                if child is self._child:
+                    self._asked = False
+                    self._ask_at = self._clock() if len(events) >= self._batch else None
+            self._wake()
+        self._wake()  # end-of-file: the child died or was told to stop; ``run`` finds out which
+
+    # -- the Background protocol (the writer thread) ------------------------------------------------------------
 
     def queued(self, events: int) -> None:
-        """``events`` new events were queued: only the fallback needs telling (the child polls)."""
+        """``events`` new events were queued: ask the child within ``interval`` (or tell the fallback)."""
+        if events <= 0:
+            return
         if not self._running():
             self._fallback.queued(events)
+            return
+        with self._lock:
+            if self._ask_at is None:
+                self._ask_at = self._clock() + self.interval
 
     def due(self) -> float | None:
-        """When the writer thread should call ``run``: to look at the child, or for the fallback's work."""
+        """When the writer thread should call ``run``: rows to write, a request to send, a child to look at."""
         if self._finished:
             return None
+        with self._lock:
+            if self._buffer:
+                return 0.0
+            ask_at, asked = self._ask_at, self._asked
         if self._running():
-            return CHECK_EVERY
+            if asked or ask_at is None:
+                return CHECK_EVERY
+            return min(CHECK_EVERY, ask_at - self._clock())
         fallback = self._fallback.due()
         restart = self._restart_at - self._clock()
         return restart if fallback is None else min(restart, fallback)
 
     def run(self) -> bool:
-        """Restart a dead child when it is time; meanwhile one in-thread step. True when more remains."""
-        if self._finished or self._running():
+        """One step: write ``step`` received events, ask for more when it is time, look after the child.
+        True when more is ready to write."""
+        if self._finished:
             return False
+        with self._lock:
+            step = [self._buffer.popleft() for _ in range(min(self._step, len(self._buffer)))]
+        if step:
+            self._write_step(step)
+        if self._running():
+            self._ask()
+            with self._lock:
+                return bool(self._buffer)
+        return self._without_child()
+
+    def _write_step(self, step: Flattened) -> None:
+        try:
+            self._write(step)
+        except Exception as error:  # noqa: BLE001 - logged and retried; the queue keeps the work
+            self._failures += 1
+            pause = min(MAX_BACKOFF, self.interval * 2**self._failures)
+            log.warning("projection deferred by %.1f s: %s", pause, error)
+            with self._lock:  # what was received is read again from the queue later
+                self._buffer.clear()
+                self._after = 0
+                self._ask_at = self._clock() + pause
+            return
+        self._failures = 0
+
+    def _ask(self) -> None:
+        """Send a request when none is out, the buffer is low, and it is time."""
+        with self._lock:
+            if self._asked or len(self._buffer) >= self._batch:
+                return
+            if self._ask_at is None or self._ask_at > self._clock():
+                return
+            self._asked, after, child = True, self._after, self._child
+        assert child is not None and child.stdin is not None
+        try:
+            child.stdin.write(_ID.pack(after))
+            child.stdin.flush()
+        except (BrokenPipeError, ValueError):  # it just died: ``run`` sees it next time
+            pass
+
+    def _without_child(self) -> bool:
+        """A dead child: log it, schedule its restart, let the fallback project meanwhile."""
         if self._child is not None:
             log.warning("the projector process exited (%s); projecting on the writer thread until it is back",
                         self._child.returncode)
             self._child = None
+            with self._lock:
+                self._asked = False
             self._schedule_restart()
         if self._clock() >= self._restart_at:
             self.start()
@@ -226,13 +376,18 @@ class ProcessProjector:
         child, self._child = self._child, None
         if child is not None:
             assert child.stdin is not None
-            child.stdin.close()
+            try:
+                child.stdin.close()
+            except BrokenPipeError:
+                pass
             try:
                 child.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 log.warning("the projector process did not finish in %.0f s; stopping it", STOP_TIMEOUT)
                 child.kill()
                 child.wait()
+        with self._lock:
+            self._buffer.clear()  # the child's drain projected these; the fallback takes what is left
         self._fallback.queued(1)
         self._fallback.finish()
 

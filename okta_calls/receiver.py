@@ -3,10 +3,10 @@
 The receiver is one ingest run of kind ``hook`` for as long as it runs: every delivery is committed with
 ``Archive.append(..., kind="hook", delivery=..., project=False)`` on the app's single writer thread before Okta
 gets its 200; deliveries that arrive while the writer is busy share one ``Archive.transaction()``. That commit
-is the log (raw events, delivery, links, rejects) and the queue of events to project; a child process projects
-them a few hundred milliseconds later, many deliveries at a time (``okta_calls.projector_process``), and the
-writer thread only while that child is down (``okta_calls.projector.Projector``). The
-archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
+is the log (raw events, delivery, links, rejects) and the queue of events to project. A child process flattens
+the queued events a few hundred milliseconds later, many deliveries at a time, and the writer thread writes
+their rows in small transactions between delivery groups (``okta_calls.projector_process``); while that child
+is down, the writer thread flattens them too (``okta_calls.projector.Projector``). The archive's busy timeout is kept under Okta's 3 s so that a database held by another writer (an API sync, a
 rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 """
 
@@ -106,7 +106,7 @@ def serve_hooks(
     check_options(secret=secret, path=path, max_body=max_body)
     _setup_logging(log_level)
     archive = Archive(db_path, timeout=busy_timeout)
-    archive.lock_poll = LOCK_POLL  # the projector child holds the lock a few ms at a time: take it at once after
+    archive.lock_poll = LOCK_POLL  # another writer (an API sync) holds the lock a few ms at a time: take it at once after
     if archive.projections_stale:
         log.warning("%s: the projections were built by another version; run 'okta-calls rebuild' when idle", db_path)
     try:
@@ -115,7 +115,7 @@ def serve_hooks(
         projector: Projector | ProcessProjector = archive_projector(archive, interval=projection_interval)
         if projection_process and os.name == "posix":
             projector = ProcessProjector(
-                archive.path, projector, interval=projection_interval, log_level=log_level
+                archive.path, projector, archive.project_rows, interval=projection_interval, log_level=log_level
             ).start()
         app = HookApp(
             archive_commit(archive, run_id, projector=projector, redactor=redactor),

@@ -119,29 +119,35 @@ class ReadGate:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _truncate(conn: sqlite3.Connection, hold: float) -> bool:
-    """One TRUNCATE checkpoint that keeps other writers out at most ``hold`` seconds; True when it restarted."""
+def _final_checkpoint(conn: sqlite3.Connection, mode: str, hold: float) -> bool:
+    """One TRUNCATE or RESTART checkpoint that keeps other writers out at most ``hold`` seconds; True when the
+    WAL was restarted."""
     previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
     conn.execute(f"PRAGMA busy_timeout = {int(hold * 1000)}")
     try:
-        return bool(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0)
+        return bool(conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0] == 0)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
-def restart_wal(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, drain: float) -> bool:
-    """Close the gate, let the running queries finish (``drain`` s at most, no lock held), truncate the WAL.
+def restart_wal(conn: sqlite3.Connection, db_path: str | os.PathLike[str], *, drain: float,
+                truncate: bool = True) -> bool:
+    """Close the gate, let the running queries finish (``drain`` s at most, no lock held), restart the WAL.
 
+    ``truncate`` cuts the WAL file to nothing (a ``TRUNCATE`` checkpoint); without it (``RESTART``) the next
+    commit writes the file over from its start and it keeps its size. A live receiver does not truncate:
+    cutting a WAL of 500 MiB took 200-500 ms, with the write lock held (``benchmarks/bench_hooks.py``).
     True when the WAL was restarted. False when readers outside the gate held on past ``drain``, or another
     writer is restarting it right now. Raises ``sqlite3.Error`` (the caller logs it).
     """
+    mode = "TRUNCATE" if truncate else "RESTART"
     with ReadGate(db_path).closed() as closed:
         if not closed:
             return False
         deadline = time.monotonic() + drain
         while True:
             _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if frames == copied and _truncate(conn, HOLD_WAIT):
+            if frames == copied and _final_checkpoint(conn, mode, HOLD_WAIT):
                 return True
             if time.monotonic() > deadline:
                 return False

@@ -1,6 +1,6 @@
-"""The receiver's projection child (``okta_calls.projector_process``): flattened outside the write lock, in
-small transactions, exactly once whoever else projects, restarted or replaced when it dies, and gone with its
-parent."""
+"""The receiver's projection child (``okta_calls.projector_process``): it flattens outside the write lock, the
+writer thread writes its rows in small transactions, exactly once whoever else projects; it is restarted or
+replaced when it dies, and gone with its parent."""
 
 from __future__ import annotations
 
@@ -40,7 +40,19 @@ def wait_for(condition: Any, timeout: float = 20.0) -> None:
 
 def process_projector(archive: Archive, **options: Any) -> ProcessProjector:
     fallback = Projector(archive.project_pending, interval=0.05)
-    return ProcessProjector(archive.path, fallback, interval=0.05, **options)
+    return ProcessProjector(archive.path, fallback, archive.project_rows, interval=0.05, **options)
+
+
+def drive(projector: ProcessProjector, until: Any, timeout: float = 20.0) -> None:
+    """Be the receiver's writer thread: run the projector whenever it is due, until ``until()``."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "timed out"
+        due = projector.due()
+        if due is not None and due <= 0:
+            projector.run()
+        else:
+            time.sleep(0.005)
 
 
 def test_rows_flattened_before_the_transaction_are_projected_once_when_another_projector_got_there_first(
@@ -77,19 +89,59 @@ def test_project_batch_writes_step_events_per_transaction_and_equals_inline_proj
         assert dump(archive) == dump(inline)
 
 
-def test_the_child_projects_then_drains_and_exits_on_finish(tmp_path: Path, events: list[dict[str, Any]]) -> None:
-    with Archive(tmp_path / "a.db") as archive:
-        projector = process_projector(archive).start()
-        pid = projector.pid
-        assert pid is not None
+def test_the_child_flattens_the_writer_thread_writes_then_the_child_drains_on_finish(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
+        writes: list[int] = []
+        project_rows = archive.project_rows
+
+        def counted(rows: Any) -> int:
+            writes.append(len(rows))
+            return project_rows(rows)
+
+        projector = process_projector(archive, batch=40, step=15)
+        projector._write = counted  # type: ignore[method-assign]
+        projector.start()
+        assert projector.pid is not None
         deferred(archive, events[:100])
-        wait_for(lambda: archive.pending_projections() == 0)  # the child did it, the writer thread did not
+        projector.queued(100)
+        time.sleep(0.3)
+        assert archive.pending_projections() == 100  # the child never writes while the receiver runs
+        drive(projector, lambda: archive.pending_projections() == 0)
         assert archive.counts()["events"] == 100
+        assert writes and max(writes) <= 15 and sum(writes) == 100  # step events per transaction, each once
         deferred(archive, events[100:])
-        projector.finish()
+        projector.finish()  # the child projects what is queued itself, then exits
         assert archive.pending_projections() == 0 and archive.counts()["events"] == 300
+        assert sum(writes) == 100
         assert projector.pid is None
         projector.finish()  # idempotent
+        assert dump(archive) == dump(inline)
+
+
+def test_a_failed_write_is_read_again_from_the_queue_and_projected_once(
+    tmp_path: Path, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
+        failures = [1]
+        project_rows = archive.project_rows
+
+        def flaky(rows: Any) -> int:
+            if failures:
+                failures.pop()
+                raise RuntimeError("database is locked")
+            return project_rows(rows)
+
+        projector = process_projector(archive, batch=50, step=20)
+        projector._write = flaky  # type: ignore[method-assign]
+        projector.start()
+        deferred(archive, events)
+        projector.queued(len(events))
+        drive(projector, lambda: archive.pending_projections() == 0)
+        assert "projection deferred" in caplog.text
+        projector.finish()
+        assert dump(archive) == dump(inline)
 
 
 def test_a_dead_child_is_replaced_by_the_writer_thread_then_restarted(
@@ -113,7 +165,8 @@ def test_a_dead_child_is_replaced_by_the_writer_thread_then_restarted(
         projector.run()
         assert projector.pid not in (None, first)
         deferred(archive, events[50:])
-        wait_for(lambda: archive.pending_projections() == 0)
+        projector.queued(250)
+        drive(projector, lambda: archive.pending_projections() == 0)
         projector.finish()
 
 
@@ -126,7 +179,7 @@ def test_the_child_projects_what_is_queued_and_exits_when_its_parent_is_killed(
     code = (
         "import sys, time; from okta_calls.archive import Archive; from okta_calls.projector import Projector; "
         "from okta_calls.projector_process import ProcessProjector; a = Archive(sys.argv[1]); "
-        "p = ProcessProjector(a.path, Projector(a.project_pending), interval=3600).start(); "
+        "p = ProcessProjector(a.path, Projector(a.project_pending), a.project_rows, interval=3600).start(); "
         "print(p.pid, flush=True); time.sleep(3600)"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
@@ -135,10 +188,10 @@ def test_the_child_projects_what_is_queued_and_exits_when_its_parent_is_killed(
     try:
         assert parent.stdout is not None and parent.stderr is not None
         child = int(parent.stdout.readline())
-        while b"caught up" not in parent.stderr.readline():  # the child's first look is over
+        while b"ready" not in parent.stderr.readline():  # the child has opened the archive
             pass
         with Archive(db, catch_up=False) as archive:
-            deferred(archive, events[:40])  # queued; the child waits an hour before looking again
+            deferred(archive, events[:40])  # queued; nobody asks the child for them
             time.sleep(0.3)
             assert archive.pending_projections() == 40
             parent.send_signal(signal.SIGKILL)

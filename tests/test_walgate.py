@@ -165,3 +165,68 @@ def test_serve_passes_the_gate_before_each_query(tmp_path: Path) -> None:
     waited = asyncio.run(timed_query())
     closer.join()
     assert waited > 0.4, waited
+
+
+def test_the_checkpointer_restarts_the_wal_past_its_content_limit_without_truncating_it(tmp_path: Path) -> None:
+    """With readers back to back (through the gate, as Datasette's), the writer never finds a moment to start
+    the WAL over; the checkpointer does it past ``content_limit`` bytes, and writes the file over rather than
+    cutting it (cutting a large WAL held the write lock for hundreds of ms)."""
+    db = tmp_path / "c.db"
+    make_db(db)
+    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    stop = threading.Event()
+
+    def reader(offset: float) -> None:
+        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        gate = ReadGate(db)
+        time.sleep(offset)
+        while not stop.is_set():
+            gate.enter()
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM t").fetchone()
+            time.sleep(0.02)  # two readers, each holding a snapshot 20 ms: there is always one
+            conn.execute("COMMIT")
+        conn.close()
+
+    readers = [threading.Thread(target=reader, args=(offset,)) for offset in (0.0, 0.01)]
+    for thread in readers:
+        thread.start()
+    checkpointer = Checkpointer(db, interval=0.05, content_limit=256 << 10).start()
+    wal = tmp_path / "c.db-wal"
+    try:
+        sizes = []
+        for _ in range(150):
+            write(writer)
+            sizes.append(wal.stat().st_size)
+            time.sleep(0.01)
+    finally:
+        checkpointer.stop()
+        stop.set()
+        for thread in readers:
+            thread.join()
+        writer.close()
+    assert checkpointer.restarts >= 2
+    assert max(sizes) < 2 * MIB  # 150 commits of 40 KB would be 6 MB of WAL and more
+    assert sizes == sorted(sizes)  # never truncated: the file keeps its size and is written over
+
+
+def test_the_checkpointer_flushes_the_wal_between_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The WAL's new frames reach the disk every ``flush_interval``, so a restart's sync has little to write."""
+    import os
+
+    db = tmp_path / "f.db"
+    make_db(db)
+    flushed: list[str] = []
+    real = os.fdatasync
+
+    def recording(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else "?")
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording)
+    checkpointer = Checkpointer(db, interval=10.0, flush_interval=0.02).start()
+    time.sleep(0.3)
+    checkpointer.stop()
+    assert len(flushed) >= 5
+    assert all(path.endswith("f.db-wal") or path == "?" for path in flushed)

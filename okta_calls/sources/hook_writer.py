@@ -48,6 +48,9 @@ class Background(Protocol):
         """Do what is left, when the writer closes."""
 
 
+_WAKE = object()  # queued by ``HookWriter.wake``: not a delivery, only a reason to look at the background again
+
+
 def is_unavailable_error(exc: BaseException) -> bool:
     """True for a fault of ours that a retry may cure: the archive busy, the database locked, the disk full.
 
@@ -82,13 +85,16 @@ class HookWriter:
         self._group = group
         self._max_group = max_group
         self._background = background
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | object | None] = queue.SimpleQueue()
         # A daemon: an app never closed must not keep the interpreter alive. A commit cut short by the exit is
         # rolled back by SQLite, and its delivery was never acknowledged.
         self._thread = threading.Thread(target=self._run, name="okta-hook-writer", daemon=True)
         self._lock = threading.Lock()
         self._closed = False
         self._seconds_per_delivery = 0.0  # moving average of the writer's time per delivery
+        bind = getattr(background, "bind", None)
+        if bind is not None:  # background work that gets ready on another thread wakes this one
+            bind(self.wake)
 
     def submit(self, delivery: Delivery, items: list[Incoming]) -> Future[BatchResult]:
         """Queue a delivery; the future resolves once it is committed (or fails). Cancel it to withdraw it."""
@@ -100,6 +106,10 @@ class HookWriter:
                 self._thread.start()
             self._queue.put(job)
         return job.future
+
+    def wake(self) -> None:
+        """Make the writer thread ask the background work whether it is due (from any thread)."""
+        self._queue.put(_WAKE)
 
     @property
     def seconds_per_delivery(self) -> float:
@@ -172,7 +182,7 @@ class HookWriter:
             return [], False
         if first is None:
             return [], True
-        jobs = [first]
+        jobs = [first] if isinstance(first, _Job) else []
         while len(jobs) < self._max_group:
             try:
                 job = self._queue.get_nowait()
@@ -180,7 +190,8 @@ class HookWriter:
                 break
             if job is None:
                 return jobs, True
-            jobs.append(job)
+            if isinstance(job, _Job):
+                jobs.append(job)
         return jobs, False
 
     def _commit_group(self, jobs: list[_Job]) -> float:
