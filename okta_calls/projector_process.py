@@ -20,8 +20,9 @@ every event is projected exactly once, whoever else projects (the in-thread fall
 command, ``rebuild``).
 
 The protocol. The receiver asks for a batch by writing the highest raw id it has been sent so far (8 bytes)
-to the child's stdin; the child answers on its stdout with one frame (8-byte length, then the pickled
-``[(raw_id, Rows), ...]`` of up to ``batch`` queued events after that id; empty when nothing is queued).
+to the child's stdin; the child answers on its stdout with the ``[(raw_id, Rows), ...]`` of up to ``batch``
+queued events after that id, pickled in frames of ``step`` events (8-byte length, a last-frame flag, the
+pickle; one empty frame when nothing is queued), so the receiver unpickles a step at a time.
 End-of-file on the child's stdin (the receiver closing it, or dying, even by ``kill -9``) means stop: the
 child then projects what is left itself (nobody else is writing deliveries any more) and exits.
 ``ProcessProjector`` is the receiver's side, the ``Background`` of the hook writer: it asks, writes, restarts
@@ -54,7 +55,7 @@ __all__ = ["DEFAULT_BATCH", "DEFAULT_STEP", "ProcessProjector", "main", "project
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500  # events read and flattened at once by the child (outside any transaction)
-DEFAULT_STEP = 50  # events per projection transaction: the longest a delivery waits behind the projection
+DEFAULT_STEP = 200  # events per projection transaction (~20-30 ms): bigger steps write fewer WAL frames per event
 DEFAULT_PAUSE = 0.002  # seconds between two transactions of the child's final drain
 BUSY_TIMEOUT = 10.0  # the child's busy timeout for its final drain: it is never in a hurry
 CHECK_EVERY = 1.0  # seconds between the writer thread's looks at the child
@@ -62,7 +63,7 @@ MAX_RESTART_DELAY = 30.0
 STOP_TIMEOUT = 60.0  # seconds the receiver waits for the child to project what is left when closing
 DEFAULT_NICE = 10  # the child's CPU priority below the receiver's: projections can wait, Okta's answers cannot
 _ID = struct.Struct("<q")  # a request: the highest raw id the receiver was sent
-_SIZE = struct.Struct("<Q")  # a frame's length
+_HEADER = struct.Struct("<Q?")  # a frame's length, and whether it is the last one of an answer
 
 Flattened = list[tuple[int, Rows]]
 
@@ -83,25 +84,29 @@ def project_batch(archive: Archive, *, batch: int = DEFAULT_BATCH, step: int = D
 # -- the child ------------------------------------------------------------------------------------------------
 
 
-def send_frame(out: IO[bytes], events: Flattened) -> None:
-    """Write one frame (length, then the pickled events) and flush it."""
-    data = pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_SIZE.pack(len(data)))
-    out.write(data)
+def send_frames(out: IO[bytes], events: Flattened, step: int) -> None:
+    """Answer a request: the events in frames of ``step`` (a length, a last-frame flag, the pickled events),
+    so that the receiver unpickles a few at a time (unpickling holds its GIL); flushed at the end."""
+    starts = range(0, len(events), max(1, step)) if events else range(1)
+    for start in starts:
+        data = pickle.dumps(events[start : start + step], protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(_HEADER.pack(len(data), start + step >= len(events)))
+        out.write(data)
     out.flush()
 
 
-def read_frame(stream: BinaryIO) -> Flattened | None:
-    """Read one frame; ``None`` at end-of-file (or a frame cut short by the child's death)."""
-    header = stream.read(_SIZE.size)
-    if len(header) < _SIZE.size:
+def read_frame(stream: BinaryIO) -> tuple[Flattened, bool] | None:
+    """Read one frame: its events and whether it ends the answer; ``None`` at end-of-file (or a frame cut
+    short by the child's death)."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
         return None
-    (size,) = _SIZE.unpack(header)
+    size, last = _HEADER.unpack(header)
     data = stream.read(size)
     if len(data) < size:
         return None
     events: Flattened = pickle.loads(data)  # noqa: S301 - our own child, over a private pipe
-    return events
+    return events, bool(last)
 
 
 def serve(db: str, *, batch: int, step: int, pause: float, requests: BinaryIO, out: IO[bytes]) -> int:
@@ -120,7 +125,7 @@ def serve(db: str, *, batch: int, step: int, pause: float, requests: BinaryIO, o
                 log.warning("projector: could not read the queue: %s", error)
                 events = []
             try:
-                send_frame(out, events)
+                send_frames(out, events, step)
             except BrokenPipeError:  # the receiver is gone: drain
                 break
         return drain(archive, batch=batch, step=step, pause=pause)
@@ -268,14 +273,19 @@ class ProcessProjector:
     def _receive(self, child: subprocess.Popen[bytes]) -> None:
         """The frame reader thread of one child: buffer each frame's events, wake the writer."""
         assert child.stdout is not None
-        while (events := read_frame(child.stdout)) is not None:
+        received = 0
+        while (frame := read_frame(child.stdout)) is not None:
+            events, last = frame
+            received += len(events)
             with self._lock:
                 self._buffer.extend(events)
                 if events:
                     self._after = max(self._after, events[-1][0])
-                if child is self._child:
+                if last and child is self._child:
                     self._asked = False
-                    self._ask_at = self._clock() if len(events) >= self._batch else None
+                    self._ask_at = self._clock() if received >= self._batch else None
+            if last:
+                received = 0
             self._wake()
         self._wake()  # end-of-file: the child died or was told to stop; ``run`` finds out which
 

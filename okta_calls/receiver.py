@@ -12,6 +12,7 @@ rebuild) gives a 503, which Okta retries once, rather than a silent timeout.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -142,6 +143,9 @@ def serve_hooks(
         archive.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         # the WAL's bound too: its wait for readers must not hold up the writer thread (okta_calls.walgate)
         checkpointer = Checkpointer(archive.path, wal_limit=archive.wal_limit).start()
+        # Everything allocated so far lives as long as the receiver: keep the collector from scanning it again
+        # and again (a full collection paused every thread, the event loop's too, for ~10 ms).
+        gc.freeze()
         archive.wal_limit = None
         status, error = "failed", None
         try:
