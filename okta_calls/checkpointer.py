@@ -1,17 +1,24 @@
-"""WAL checkpoints off the receiver's writer thread.
+"""WAL checkpoints and flushes off the receiver's writer thread.
 
 SQLite folds the WAL back into the database file (a checkpoint) from inside the ``COMMIT`` that takes the WAL
 past ``wal_autocheckpoint`` pages. For the receiver that commit is a delivery's, and copying tens of MiB
 held Okta's answer for 100 ms or more. So the receiver's own connection checkpoints only as a backstop
-(``BACKSTOP_PAGES``), and this thread runs a ``PASSIVE`` checkpoint every ``interval`` seconds on a connection
-of its own. A passive checkpoint takes no write lock: the writer keeps committing while it copies, and
-SQLite releases the GIL meanwhile. Readers (Datasette) are never blocked either; the pages they still need
-are left for the next checkpoint. On Linux the thread lowers its own CPU priority (``NICE``): copying pages
-can wait a little when the machine is busy, the deliveries' threads cannot.
+(``BACKSTOP_PAGES``), and this thread, on a connection of its own:
 
-It also keeps the WAL under its limit (``wal_limit``): past it, it holds Datasette's new queries back, waits for
-the running ones and restarts the WAL (``okta_calls.walgate.restart_wal``). That wait happens here, not in the
-writer thread, and keeps no lock that a delivery needs, so deliveries go on meanwhile.
+- every ``flush_interval`` (0.1 s) writes the WAL's new frames to disk (``fdatasync``). When SQLite starts the
+  WAL over, the connection that does so (the writer, at its next commit) syncs the WAL first; with a second's
+  worth of frames unwritten that took 20-70 ms inside a delivery's commit;
+- every ``interval`` (1 s) runs ``PASSIVE`` checkpoints back to back (at most ``PASSES``) until one has copied
+  everything committed: the writer commits every few milliseconds, so a single one was never complete and the
+  WAL never started over, until the backstop made a delivery's commit checkpoint it;
+- when readers back to back (a busy Datasette) keep the writer from starting the WAL over, restarts it past
+  ``content_limit`` bytes of content, with the readers held at the gate and without truncating the file
+  (``okta_calls.walgate.restart_wal``); and keeps the file under ``wal_limit`` the same way, truncating it.
+
+A passive checkpoint takes no write lock: the writer keeps committing while it copies, and SQLite releases the
+GIL meanwhile. Readers (Datasette) are never blocked by it; the pages they still need are left for the next
+checkpoint. On Linux the thread lowers its own CPU priority (``NICE``): copying pages can wait a little when
+the machine is busy, the deliveries' threads cannot.
 """
 
 from __future__ import annotations

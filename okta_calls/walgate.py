@@ -12,8 +12,9 @@ So the wait happens *before* the write lock is taken, and it is the readers that
    query starts; the writers keep committing meanwhile;
 2. ``PASSIVE`` checkpoints (no write lock) copy the WAL into the database file until the queries already
    running have finished and the copy is complete;
-3. a ``TRUNCATE`` checkpoint then has only the last few frames to copy and no reader to wait for: it keeps the
-   other writers out for milliseconds (at most ``HOLD_WAIT``);
+3. a ``TRUNCATE`` (or, for a live receiver, ``RESTART``) checkpoint then has only the last few frames to copy
+   and no reader to wait for: it keeps the other writers out for milliseconds (at most ``HOLD_WAIT``), plus,
+   for ``TRUNCATE``, the time to cut the file (200-500 ms for 550 MiB: why the receiver restarts without it);
 4. the gate opens. A query waited at most ``drain`` seconds (plus a page), once per ``wal_limit`` of WAL.
 
 Readers that do not use the gate (a report, the sqlite3 shell) still delay a restart, as before; the writer
