@@ -123,7 +123,7 @@ class Checkpointer:
         except OSError:
             return
         try:
-            os.fdatasync(fd)
+            getattr(os, "fdatasync", os.fsync)(fd)  # macOS has no fdatasync
         except OSError as error:
             log.debug("%s: WAL flush failed: %s", self.path, error)
         finally:

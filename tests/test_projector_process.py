@@ -4,6 +4,7 @@ replaced when it dies, and gone with its parent."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -229,3 +230,25 @@ def test_lock_poll_gets_the_write_lock_soon_after_its_release_and_gives_up_at_th
         release.join()
         assert 0.09 <= waited < 0.25
         assert archive.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 300  # restored
+
+
+def test_frames_carry_a_step_each_and_a_frame_cut_short_reads_as_the_end(events: list[dict[str, Any]]) -> None:
+    import io
+
+    from okta_calls.projector_process import read_frame, send_frames
+
+    flattened = flatten_payloads([(number, json.dumps(event)) for number, event in enumerate(events[:45], 1)])
+    out = io.BytesIO()
+    send_frames(out, flattened, 20)
+    send_frames(out, [], 20)  # nothing queued: one empty, final frame
+    stream = io.BytesIO(out.getvalue())
+    frames = []
+    while (frame := read_frame(stream)) is not None:
+        frames.append(frame)
+    assert [(len(rows), last) for rows, last in frames] == [(20, False), (20, False), (5, True), (0, True)]
+    assert [row for rows, _ in frames for row in rows] == flattened
+    cut = io.BytesIO(out.getvalue()[: len(out.getvalue()) // 2])  # the child died mid-answer
+    received = []
+    while (frame := read_frame(cut)) is not None:
+        received.extend(frame[0])
+    assert received == flattened[: len(received)] and len(received) < 45
