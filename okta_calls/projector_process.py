@@ -60,6 +60,7 @@ DEFAULT_PAUSE = 0.002  # seconds between two transactions of the child's final d
 BUSY_TIMEOUT = 10.0  # the child's busy timeout for its final drain: it is never in a hurry
 CHECK_EVERY = 1.0  # seconds between the writer thread's looks at the child
 MAX_RESTART_DELAY = 30.0
+ANSWER_TIMEOUT = 30.0  # seconds a request may wait for the child's answer before the child is replaced
 STOP_TIMEOUT = 60.0  # seconds the receiver waits for the child to project what is left when closing
 DEFAULT_NICE = 10  # the child's CPU priority below the receiver's: projections can wait, Okta's answers cannot
 _ID = struct.Struct("<q")  # a request: the highest raw id the receiver was sent
@@ -211,6 +212,7 @@ class ProcessProjector:
         batch: int = DEFAULT_BATCH,
         step: int = DEFAULT_STEP,
         log_level: str = "info",
+        answer_timeout: float = ANSWER_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._command = child_command(db, batch=batch, step=step, log_level=log_level)
@@ -225,6 +227,8 @@ class ProcessProjector:
         self._buffer: deque[tuple[int, Rows]] = deque()  # flattened events received, not yet written
         self._after = 0  # the highest raw id received: the next request asks for later ones
         self._asked = False  # a request is out, its frame not yet received
+        self._asked_at = 0.0
+        self.answer_timeout = answer_timeout
         self._ask_at: float | None = None  # when to ask next (None: when ``queued`` says there is work)
         self._failures = 0
         self._wake: Callable[[], None] = lambda: None
@@ -311,7 +315,9 @@ class ProcessProjector:
                 return 0.0
             ask_at, asked = self._ask_at, self._asked
         if self._running():
-            if asked or ask_at is None:
+            if asked:  # a frame wakes the writer; the deadline is for a child that never answers
+                return min(CHECK_EVERY, self._asked_at + self.answer_timeout - self._clock())
+            if ask_at is None:
                 return CHECK_EVERY
             return min(CHECK_EVERY, ask_at - self._clock())
         fallback = self._fallback.due()
@@ -327,11 +333,24 @@ class ProcessProjector:
             step = [self._buffer.popleft() for _ in range(min(self._step, len(self._buffer)))]
         if step:
             self._write_step(step)
+        self._stop_if_silent()
         if self._running():
             self._ask()
             with self._lock:
                 return bool(self._buffer)
         return self._without_child()
+
+    def _stop_if_silent(self) -> None:
+        """Kill a child that has not answered a request in ``answer_timeout`` seconds (hung, or stopped): it is
+        then replaced like a child that died."""
+        with self._lock:
+            silent = self._asked and self._clock() - self._asked_at > self.answer_timeout
+        child = self._child
+        if silent and child is not None and child.poll() is None:
+            log.warning("the projector process %d has not answered in %.0f s; stopping it", child.pid,
+                        self.answer_timeout)
+            child.kill()
+            child.wait()
 
     def _write_step(self, step: Flattened) -> None:
         try:
@@ -354,7 +373,7 @@ class ProcessProjector:
                 return
             if self._ask_at is None or self._ask_at > self._clock():
                 return
-            self._asked, after, child = True, self._after, self._child
+            self._asked, self._asked_at, after, child = True, self._clock(), self._after, self._child
         assert child is not None and child.stdin is not None
         try:
             child.stdin.write(_ID.pack(after))

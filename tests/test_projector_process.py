@@ -252,3 +252,25 @@ def test_frames_carry_a_step_each_and_a_frame_cut_short_reads_as_the_end(events:
     while (frame := read_frame(cut)) is not None:
         received.extend(frame[0])
     assert received == flattened[: len(received)] and len(received) < 45
+
+
+def test_a_child_that_stops_answering_is_killed_and_replaced(
+    tmp_path: Path, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    with Archive(tmp_path / "a.db") as archive:
+        projector = process_projector(archive, answer_timeout=0.5).start()
+        first = projector.pid
+        assert first is not None
+        drive(projector, lambda: projector._ask_at is None)  # its first answer: nothing queued
+        os.kill(first, signal.SIGSTOP)  # alive, never answering
+        try:
+            deferred(archive, events[:60])
+            projector.queued(60)
+            drive(projector, lambda: archive.pending_projections() == 0)
+        finally:
+            if Path(f"/proc/{first}").exists():
+                os.kill(first, signal.SIGKILL)
+        assert "has not answered" in caplog.text
+        assert projector.pid != first
+        assert archive.counts()["events"] == 60
+        projector.finish()
