@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from .walgate import WalBound, restart_wal
+from .walgate import WalBound
 
 __all__ = ["BACKSTOP_PAGES", "DEFAULT_INTERVAL", "NICE", "RESTART_RETRY", "RESTART_WAIT", "CONTENT_LIMIT", "Checkpointer"]
 
@@ -77,10 +77,10 @@ class Checkpointer:
         self.flush_interval = flush_interval
         self.wal_limit = wal_limit
         self.content_limit = content_limit
-        self._wal = WalBound(self.path, retry=RESTART_RETRY)
+        self._wal = WalBound(self.path, retry=RESTART_RETRY)  # the file, cut back to nothing
+        self._content = WalBound(self.path, retry=RESTART_RETRY, truncate=False)  # the frames, written over
         self.nice = nice
         self.native_id: int | None = None
-        self._retry_restart_at = 0.0
         self._page_size = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="okta-wal-checkpoint", daemon=True)
@@ -140,25 +140,9 @@ class Checkpointer:
                 _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if frames == copied:
                     break
-            if self._over_content_limit(frames):
-                self._restart(conn, frames)
+            self._content.check(conn, self.content_limit, drain=RESTART_WAIT, size=frames * self._page_size)
         except sqlite3.Error as error:
             log.warning("%s: background checkpoint failed: %s", self.path, error)
-
-    def _over_content_limit(self, frames: int) -> bool:
-        if self.content_limit is None or time.monotonic() < self._retry_restart_at:
-            return False
-        return frames * self._page_size > self.content_limit
-
-    def _restart(self, conn: sqlite3.Connection, frames: int) -> None:
-        """Restart the WAL, readers held at the gate, without truncating it (``walgate.restart_wal``)."""
-        started = time.monotonic()
-        done = restart_wal(conn, self.path, drain=RESTART_WAIT, truncate=False)
-        self._wal.restarts += done
-        log.info("%s: the WAL holds %d MiB; %s in %.2f s", self.path, frames * self._page_size >> 20,
-                 "restarted it" if done else "readers kept it, trying again later", time.monotonic() - started)
-        if not done:
-            self._retry_restart_at = time.monotonic() + RESTART_RETRY
 
     def _bound(self, conn: sqlite3.Connection) -> bool:
         """When the WAL is over ``wal_limit``: restart it (readers held at the gate); True when it tried."""
@@ -167,4 +151,4 @@ class Checkpointer:
     @property
     def restarts(self) -> int:
         """How many times this thread restarted the WAL."""
-        return self._wal.restarts
+        return self._wal.restarts + self._content.restarts

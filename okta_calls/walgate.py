@@ -161,25 +161,30 @@ class WalBound:
     reader does not cost every commit a wait. Used after each commit (``Archive``) and by ``receive``'s
     checkpoint thread."""
 
-    def __init__(self, db_path: str | os.PathLike[str], *, retry: float) -> None:
+    def __init__(self, db_path: str | os.PathLike[str], *, retry: float, truncate: bool = True) -> None:
         self.path = os.fspath(db_path)
         self.retry = retry
+        self.truncate = truncate  # see ``restart_wal``
         self.restarts = 0
         self._retry_at = 0.0
 
-    def check(self, conn: sqlite3.Connection, limit: int | None, *, drain: float) -> bool:
-        """Restart the WAL if it is over ``limit`` bytes (``None``: no limit); True when it tried."""
+    def check(self, conn: sqlite3.Connection, limit: int | None, *, drain: float, size: int | None = None) -> bool:
+        """Restart the WAL if it is over ``limit`` bytes (``None``: no limit); True when it tried.
+
+        ``size`` is the WAL's size to compare: its file's by default, or what the caller measured (the bytes of
+        content since it last started over, for a bound that does not truncate the file)."""
         if limit is None or time.monotonic() < self._retry_at:
             return False
-        try:
-            size = os.stat(f"{self.path}-wal").st_size
-        except OSError:
-            return False
+        if size is None:
+            try:
+                size = os.stat(f"{self.path}-wal").st_size
+            except OSError:
+                return False
         if size <= limit:
             return False
         started = time.monotonic()
         try:
-            done = restart_wal(conn, self.path, drain=drain)
+            done = restart_wal(conn, self.path, drain=drain, truncate=self.truncate)
         except sqlite3.Error as error:
             log.warning("%s: checkpoint failed: %s", self.path, error)
             done = False
