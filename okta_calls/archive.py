@@ -29,7 +29,7 @@ from .batch import (
     prepare,
     safe_flatten,
 )
-from .flatten import PROJECTION_VERSION
+from .flatten import PROJECTION_VERSION, Rows
 from .jsonio import canonical, dumps, loads, storable
 from .log_rows import (
     count_run,
@@ -43,7 +43,7 @@ from .phones import (
     CALLING_CODES,
     NANP_AREA_CODES,
 )
-from .projections import Rows, rows_of, write_projections
+from .projections import write_projections
 from .projector import (
     DEFAULT_CHUNK,
     clear_queue,
@@ -436,7 +436,7 @@ class Archive:
                 rows = reader.fetchmany(batch_size)
                 if not rows:
                     break
-                self._project((raw_id, rows_of(safe_flatten(_decode_archived(payload)))) for raw_id, payload in rows)
+                self._project((raw_id, safe_flatten(_decode_archived(payload))) for raw_id, payload in rows)
                 total += len(rows)
                 if on_progress is not None:
                     on_progress(len(rows))

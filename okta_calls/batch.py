@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .flatten import EVENT_COLUMNS, SEARCH_COLUMNS, FlatEvent, flatten_event
+from .flatten import EVENT_COLUMNS, SEARCH_COLUMNS, Rows
+from .flatten import flatten as flatten_rows
 from .jsonio import canonical, json_kind, loads, storable
 from .model import Incoming
-from .projections import Rows, rows_of
 from .values import normalize_published
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def prepare(items: Sequence[Incoming], *, flatten: bool = True) -> PreparedBatch
                 payload, safe_event = storable(item.event)
             event_type = _scalar_text(safe_event.get("eventType"))
             flat = safe_flatten(safe_event) if flatten else _minimal(safe_event)
-            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, rows_of(flat))
+            candidates[uuid] = Prepared(payload, item.ref, item.line, event_type, flat)
         elif canonical(loads(earlier.payload)) == canonical(item.event):
             duplicates += 1
         else:
@@ -102,10 +102,10 @@ def prepare(items: Sequence[Incoming], *, flatten: bool = True) -> PreparedBatch
     return PreparedBatch(len(items), duplicates, rejects, candidates, positions)
 
 
-def safe_flatten(event: dict[str, Any]) -> FlatEvent:
-    """``flatten_event``, except that a flattening bug gives a minimal row instead of losing the event."""
+def safe_flatten(event: dict[str, Any]) -> Rows:
+    """``flatten``, except that a flattening bug gives a minimal row instead of losing the event."""
     try:
-        return flatten_event(event)
+        return flatten_rows(event)
     except Exception:
         log.exception("could not flatten event %s; it is archived, its projection is minimal", event.get("uuid"))
         return _minimal(event)
@@ -119,12 +119,10 @@ def _scalar_text(value: Any) -> str | None:
     return value if isinstance(value, str) else None if value is None else str(value)
 
 
-def _minimal(event: dict[str, Any]) -> FlatEvent:
-    row = dict.fromkeys(EVENT_COLUMNS)
-    row["uuid"] = event["uuid"]
-    row["published"] = normalize_published(event.get("published"))
-    row["event_type"] = _scalar_text(event.get("eventType"))
-    return FlatEvent(row, [], [], [], (None,) * len(SEARCH_COLUMNS), None, None, None)
+def _minimal(event: dict[str, Any]) -> Rows:
+    row = (event["uuid"], normalize_published(event.get("published")), _scalar_text(event.get("eventType")))
+    row += (None,) * (len(EVENT_COLUMNS) - len(row))
+    return Rows(row, [], [], [], (None,) * len(SEARCH_COLUMNS), None, None, None)
 
 
 @contextmanager

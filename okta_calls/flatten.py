@@ -13,9 +13,11 @@ older version is then rebuilt from its raw log.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from .jsonio import dumps
 from .phones import calling_code, normalize_phone, phone_country
@@ -97,95 +99,79 @@ SEARCH_COLUMNS = (
 PROVIDER_KEYS = ("smsProvider", "voiceProvider", "callProvider", "telephonyProvider", "provider")
 
 
-@dataclass(slots=True)
-class Entity:
-    """An actor, user or phone as one event shows it: the card's four fields plus when it was seen."""
+class Rows(NamedTuple):
+    """Every projection row of one event as plain tuples, without the event's id (added when written).
 
-    key: str
-    id: str | None
-    type: str | None
-    alternate_id: str | None
-    display_name: str | None
-    seen: str | None
-    uuid: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    This is what ``flatten`` makes and what every write path takes: plain tuples are cheap to build, to pickle
+    (the receiver's projector child sends them) and to bind. ``event`` is in ``EVENT_COLUMNS`` order, each
+    child row in its table's column order, ``search`` in ``SEARCH_COLUMNS`` order. An entity (actor, user,
+    phone) is ``(key, type, alternate_id, display_name, seen, uuid, *extra)``; a phone's extra is
+    ``(phone_id, country_calling_code, phone_country)``.
+    """
 
-
-@dataclass(slots=True)
-class FlatEvent:
-    """Every projection row that one LogEvent produces."""
-
-    event: dict[str, Any]
+    event: tuple[Any, ...]
     targets: list[tuple[Any, ...]]
     debug_data: list[tuple[Any, ...]]
     ip_chain: list[tuple[Any, ...]]
     search: tuple[Any, ...]
-    actor: Entity | None
-    user: Entity | None
-    phone: Entity | None
-
-    def event_row(self) -> tuple[Any, ...]:
-        """The event row as a tuple in ``EVENT_COLUMNS`` order (``flatten_event`` builds the dict in it)."""
-        return tuple(self.event.values())
+    actor: tuple[Any, ...] | None
+    user: tuple[Any, ...] | None
+    phone: tuple[Any, ...] | None
 
 
 # --- the event --------------------------------------------------------------------------------------------
+#
+# ``flatten`` runs once per event on every write path (a million times for a large import), so it is written
+# for speed: plain tuples, one ``dict.get`` per field, the common case of ``values.text`` inline (``_text``),
+# ``type(x) is dict`` before ``isinstance``. The whole-row tests in tests/test_flatten.py hold it to the rules.
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _targets(event: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], dict[str, Mapping[str, Any]]]:
-    """All targets as rows, and the first target of each type (types are matched, never positions)."""
-    raw = event.get("target")
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list):
-        return [], {}
-    rows: list[tuple[Any, ...]] = []
-    by_type: dict[str, Mapping[str, Any]] = {}
-    for position, target in enumerate(raw):
-        target = obj(target)
-        target_type = text(target.get("type"))
-        rows.append(
-            (
-                position,
-                text(target.get("id")),
-                target_type,
-                text(target.get("alternateId")),
-                text(target.get("displayName")),
-                json_text(target.get("detailEntry")),
-                json_text(target.get("changeDetails")),
-            )
-        )
-        if target_type is not None and target_type not in by_type:
-            by_type[target_type] = target
-    return rows, by_type
+def _text(value: Any) -> str | None:
+    """``values.text``, with its common cases (a string, null) first."""
+    if value.__class__ is str:
+        return None if value == "null" or value == "" else value
+    return None if value is None else text(value)
 
 
-def _debug_rows(debug_data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """(key, value) rows: strings as they are, null as NULL, anything else as compact JSON."""
-    return [
-        (key, value if value.__class__ is str or value is None else _debug_value(value))
-        for key, value in debug_data.items()
-    ]
+def _sub(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``parent[key]`` when it is an object, else an empty mapping (``values.obj``)."""
+    value = parent.get(key)
+    return value if value.__class__ is dict or isinstance(value, dict) else _EMPTY
+
+
+def _geo(geo: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(city, state, country, postal code, latitude, longitude) of a ``geographicalContext``."""
+    get = geo.get
+    location = _sub(geo, "geolocation")
+    lat, lon = location.get("lat"), location.get("lon")
+    return (
+        _text(get("city")),
+        _text(get("state")),
+        _text(get("country")),
+        _text(get("postalCode")),
+        # values.number, with a finite float (x - x is 0.0 for those alone) taken as it is
+        lat if lat.__class__ is float and lat - lat == 0.0 else number(lat),
+        lon if lon.__class__ is float and lon - lon == 0.0 else number(lon),
+    )
+
+
+def _card(source: Mapping[str, Any], published: str | None, uuid: str) -> tuple[Any, ...] | None:
+    """An actor or user as an entity tuple (its id is the key), or ``None`` when it has no id."""
+    get = source.get
+    entity_id = _text(get("id"))
+    if entity_id is None:
+        return None
+    return (entity_id, _text(get("type")), _text(get("alternateId")), _text(get("displayName")), published, uuid)
 
 
 def _debug_value(value: Any) -> str:
     return value if isinstance(value, str) else dumps(value)  # (a str subclass stays text)
 
 
-def _geo(geo: Mapping[str, Any]) -> tuple[Any, ...]:
-    location = obj(geo.get("geolocation"))
-    return (
-        text(geo.get("city")),
-        text(geo.get("state")),
-        text(geo.get("country")),
-        text(geo.get("postalCode")),
-        number(location.get("lat")),
-        number(location.get("lon")),
-    )
-
-
 def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    chain = obj(event.get("request")).get("ipChain")
+    chain = _sub(event, "request").get("ipChain")
     if not isinstance(chain, list):
         # The Event Hooks documentation shows ipChain inside `client`.
         chain = client.get("ipChain")
@@ -193,10 +179,11 @@ def _ip_chain(event: Mapping[str, Any], client: Mapping[str, Any]) -> list[tuple
         return []
     rows = []
     for position, hop in enumerate(chain):
-        hop = obj(hop)
+        if hop.__class__ is not dict:
+            hop = obj(hop)
+        get = hop.get
         rows.append(
-            (position, text(hop.get("ip")), text(hop.get("version")), text(hop.get("source")))
-            + _geo(obj(hop.get("geographicalContext")))
+            (position, _text(get("ip")), _text(get("version")), _text(get("source")), *_geo(_sub(hop, "geographicalContext")))
         )
     return rows
 
@@ -222,133 +209,201 @@ def _phone_facts(raw_number: Any, raw_code: Any) -> tuple[str | None, str | None
     return number, code, country
 
 
-def _provider(debug_data: Mapping[str, Any]) -> str | None:
+def flatten(event: Mapping[str, Any]) -> Rows:
+    """Flatten one LogEvent (which must carry a string ``uuid``) into its projection rows."""
+    get = event.get
+    uuid = event["uuid"]
+    published = get("published")
+    if not (published.__class__ is str and len(published) == 24 and published[10] == "T" and published[19] == "."
+            and published[23] == "Z"):
+        published = normalize_published(published)  # Okta's own form passes as it is
+    actor = _sub(event, "actor")
+    client = _sub(event, "client")
+    user_agent = _sub(client, "userAgent")
+    outcome = _sub(event, "outcome")
+    transaction = _sub(event, "transaction")
+    session = _sub(event, "authenticationContext")
+    security = _sub(event, "securityContext")
+    debug_data = _sub(_sub(event, "debugContext"), "debugData")
+    debug = debug_data.get
+
+    # Every target as a row; the first User and the first MobilePhone (types are matched, never positions).
+    targets: list[tuple[Any, ...]] = []
+    user_target = phone_target = None
+    raw_targets = get("target")
+    if isinstance(raw_targets, dict):
+        raw_targets = [raw_targets]
+    if isinstance(raw_targets, list):
+        for position, target in enumerate(raw_targets):
+            if target.__class__ is not dict:
+                target = obj(target)
+            target_get = target.get
+            target_type = _text(target_get("type"))
+            detail, changes = target_get("detailEntry"), target_get("changeDetails")
+            targets.append(
+                (
+                    position,
+                    _text(target_get("id")),
+                    target_type,
+                    _text(target_get("alternateId")),
+                    _text(target_get("displayName")),
+                    None if detail is None else json_text(detail),
+                    None if changes is None else json_text(changes),
+                )
+            )
+            if target_type == "User" and user_target is None:
+                user_target = target
+            elif target_type == "MobilePhone" and phone_target is None:
+                phone_target = target
+
+    actor_card = _card(actor, published, uuid)
+    actor_type = _text(actor.get("type"))
+    if user_target is None and actor_type == "User":
+        user_target = actor  # No User target: the actor is the person being called (OKTA.md section 3).
+    user = _card(user_target, published, uuid) if user_target is not None else None
+
+    phone: tuple[Any, ...] | None = None
+    if phone_target is not None:  # Classic Engine
+        phone_get = phone_target.get
+        phone_id = _text(phone_get("id"))
+        phone_number, code, country = phone_facts(phone_get("alternateId"), debug("countryCallingCode"))
+        if phone_number is not None:
+            phone = (phone_number, _text(phone_get("type")), _text(phone_get("alternateId")),
+                     _text(phone_get("displayName")), published, uuid, phone_id, code, country)
+    else:  # Identity Engine (or no phone at all)
+        phone_id = None
+        phone_number, code, country = phone_facts(debug("phoneNumber"), debug("countryCallingCode"))
+        if phone_number is not None:
+            phone = (phone_number, "MobilePhone", phone_number, None, published, uuid, None, code, country)
+
+    provider = None
     for key in PROVIDER_KEYS:
-        value = text(debug_data.get(key))
-        if value is not None:
-            return value
-    return None
-
-
-def _entity(source: Mapping[str, Any], published: str | None, uuid: str) -> Entity | None:
-    entity_id = text(source.get("id"))
-    if entity_id is None:
-        return None
-    return Entity(
-        key=entity_id,
-        id=entity_id,
-        type=text(source.get("type")),
-        alternate_id=text(source.get("alternateId")),
-        display_name=text(source.get("displayName")),
-        seen=published,
-        uuid=uuid,
+        provider = _text(debug(key))
+        if provider is not None:
+            break
+    agent = user_agent.get
+    security_get = security.get
+    geo = _geo(_sub(client, "geographicalContext"))
+    display_message = _text(get("displayMessage"))
+    as_number = security_get("asNumber")
+    event_row = (
+        uuid,
+        published,
+        _text(get("eventType")),
+        _text(get("version")),
+        _text(get("severity")),
+        display_message,
+        _text(get("legacyEventType")),
+        _text(outcome.get("result")),
+        _text(outcome.get("reason")),
+        actor_card[0] if actor_card is not None else None,
+        actor_type,
+        user[0] if user is not None else None,
+        phone_id,
+        phone_number,
+        code,
+        country,
+        provider,
+        _text(debug("status")),
+        _text(client.get("ipAddress")),
+        geo[0],
+        geo[1],
+        geo[2],
+        geo[3],
+        geo[4],
+        geo[5],
+        _text(client.get("zone")),
+        _text(agent("rawUserAgent")),
+        _text(agent("os")),
+        _text(agent("browser")),
+        _text(client.get("device")),
+        _text(transaction.get("type")),
+        _text(transaction.get("id")),
+        _text(debug("requestId")),
+        _text(debug("requestUri")),
+        _text(session.get("externalSessionId")),
+        _text(session.get("rootSessionId")),
+        as_number if as_number.__class__ is int and -(2**63) <= as_number < 2**63 else integer(as_number),
+        _text(security_get("asOrg")),
+        _text(security_get("isp")),
+        _text(security_get("domain")),
+        flag(security_get("isProxy")),
+        flag(debug("threatSuspected")),
+        _text(debug("operationRateLimitSubtype")),
     )
+    search = (
+        display_message,
+        actor_card[2] if actor_card is not None else None,
+        actor_card[3] if actor_card is not None else None,
+        user[2] if user is not None else None,
+        user[3] if user is not None else None,
+        phone_number,
+    )
+    # debugData: every key; strings as they are, null as NULL, anything else as compact JSON.
+    debug_rows = [
+        (key, value if value.__class__ is str or value is None else _debug_value(value))
+        for key, value in debug_data.items()
+    ]
+    return Rows(event_row, targets, debug_rows, _ip_chain(event, client), search, actor_card, user, phone)
+
+
+# --- a readable view, for tests and for reading code ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Entity:
+    """An actor, user or phone as one event shows it: the card's four fields plus when it was seen."""
+
+    key: str
+    id: str | None
+    type: str | None
+    alternate_id: str | None
+    display_name: str | None
+    seen: str | None
+    uuid: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, entity: tuple[Any, ...] | None, *, phone: bool = False) -> Entity | None:
+        """The view of an entity tuple of ``Rows``."""
+        if entity is None:
+            return None
+        key, kind, alternate_id, display_name, seen, uuid, *extra = entity
+        if phone:
+            phone_id, code, country = extra
+            return cls(key, phone_id, kind, alternate_id, display_name, seen, uuid,
+                       {"country_calling_code": code, "phone_country": country})
+        return cls(key, key, kind, alternate_id, display_name, seen, uuid)
+
+
+@dataclass(slots=True)
+class FlatEvent:
+    """``Rows`` with names: the event row as a dict in ``EVENT_COLUMNS`` order, the entities as ``Entity``."""
+
+    event: dict[str, Any]
+    targets: list[tuple[Any, ...]]
+    debug_data: list[tuple[Any, ...]]
+    ip_chain: list[tuple[Any, ...]]
+    search: tuple[Any, ...]
+    actor: Entity | None
+    user: Entity | None
+    phone: Entity | None
+
+    def event_row(self) -> tuple[Any, ...]:
+        """The event row as a tuple in ``EVENT_COLUMNS`` order."""
+        return tuple(self.event.values())
 
 
 def flatten_event(event: Mapping[str, Any]) -> FlatEvent:
-    """Flatten one LogEvent (which must carry a string ``uuid``) into its projection rows."""
-    uuid = event["uuid"]
-    published = normalize_published(event.get("published"))
-    actor = obj(event.get("actor"))
-    client = obj(event.get("client"))
-    user_agent = obj(client.get("userAgent"))
-    geo = _geo(obj(client.get("geographicalContext")))
-    outcome = obj(event.get("outcome"))
-    transaction = obj(event.get("transaction"))
-    auth_context = obj(event.get("authenticationContext"))
-    security = obj(event.get("securityContext"))
-    debug_data = obj(obj(event.get("debugContext")).get("debugData"))
-    target_rows, by_type = _targets(event)
-
-    user_target = by_type.get("User")
-    actor_type = text(actor.get("type"))
-    if user_target is None and actor_type == "User":
-        # No User target: the actor is the person being called (OKTA.md section 3).
-        user_target = actor
-    user = _entity(user_target, published, uuid) if user_target is not None else None
-
-    phone_target = by_type.get("MobilePhone")
-    if phone_target is not None:  # Classic Engine
-        phone_id = text(phone_target.get("id"))
-        phone_number, code, country = phone_facts(phone_target.get("alternateId"), debug_data.get("countryCallingCode"))
-    else:  # Identity Engine (or no phone at all)
-        phone_id = None
-        phone_number, code, country = phone_facts(debug_data.get("phoneNumber"), debug_data.get("countryCallingCode"))
-
-    phone: Entity | None = None
-    if phone_number is not None:
-        phone = Entity(
-            key=phone_number,
-            id=phone_id,
-            type=text(phone_target.get("type")) if phone_target is not None else "MobilePhone",
-            alternate_id=text(phone_target.get("alternateId")) if phone_target is not None else phone_number,
-            display_name=text(phone_target.get("displayName")) if phone_target is not None else None,
-            seen=published,
-            uuid=uuid,
-            extra={"country_calling_code": code, "phone_country": country},
-        )
-
-    row: dict[str, Any] = {
-        "uuid": uuid,
-        "published": published,
-        "event_type": text(event.get("eventType")),
-        "version": text(event.get("version")),
-        "severity": text(event.get("severity")),
-        "display_message": text(event.get("displayMessage")),
-        "legacy_event_type": text(event.get("legacyEventType")),
-        "outcome_result": text(outcome.get("result")),
-        "outcome_reason": text(outcome.get("reason")),
-        "actor_id": text(actor.get("id")),
-        "actor_type": actor_type,
-        "user_id": user.id if user is not None else None,
-        "phone_id": phone_id,
-        "phone_number": phone_number,
-        "country_calling_code": code,
-        "phone_country": country,
-        "provider": _provider(debug_data),
-        "delivery_status": text(debug_data.get("status")),
-        "client_ip": text(client.get("ipAddress")),
-        "client_city": geo[0],
-        "client_state": geo[1],
-        "client_country": geo[2],
-        "client_postal_code": geo[3],
-        "latitude": geo[4],
-        "longitude": geo[5],
-        "client_zone": text(client.get("zone")),
-        "user_agent": text(user_agent.get("rawUserAgent")),
-        "client_os": text(user_agent.get("os")),
-        "client_browser": text(user_agent.get("browser")),
-        "client_device": text(client.get("device")),
-        "transaction_type": text(transaction.get("type")),
-        "transaction_id": text(transaction.get("id")),
-        "request_id": text(debug_data.get("requestId")),
-        "request_uri": text(debug_data.get("requestUri")),
-        "external_session_id": text(auth_context.get("externalSessionId")),
-        "root_session_id": text(auth_context.get("rootSessionId")),
-        "as_number": integer(security.get("asNumber")),
-        "as_org": text(security.get("asOrg")),
-        "isp": text(security.get("isp")),
-        "domain": text(security.get("domain")),
-        "is_proxy": flag(security.get("isProxy")),
-        "threat_suspected": flag(debug_data.get("threatSuspected")),
-        "rate_limit_subtype": text(debug_data.get("operationRateLimitSubtype")),
-    }
-    actor_entity = _entity(actor, published, uuid)
-    search = (
-        row["display_message"],
-        actor_entity.alternate_id if actor_entity else None,
-        actor_entity.display_name if actor_entity else None,
-        user.alternate_id if user else None,
-        user.display_name if user else None,
-        phone_number,
-    )
+    """``flatten``, named: what the tests assert whole rows on."""
+    rows = flatten(event)
     return FlatEvent(
-        event=row,
-        targets=target_rows,
-        debug_data=_debug_rows(debug_data),
-        ip_chain=_ip_chain(event, client),
-        search=search,
-        actor=actor_entity,
-        user=user,
-        phone=phone,
+        event=dict(zip(EVENT_COLUMNS, rows.event, strict=True)),
+        targets=rows.targets,
+        debug_data=rows.debug_data,
+        ip_chain=rows.ip_chain,
+        search=rows.search,
+        actor=Entity.of(rows.actor),
+        user=Entity.of(rows.user),
+        phone=Entity.of(rows.phone, phone=True),
     )

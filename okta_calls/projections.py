@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from .flatten import (
     DEBUG_COLUMNS,
@@ -19,51 +19,8 @@ from .flatten import (
     IP_CHAIN_COLUMNS,
     SEARCH_COLUMNS,
     TARGET_COLUMNS,
-    Entity,
-    FlatEvent,
+    Rows,
 )
-
-
-class Rows(NamedTuple):
-    """Every projection row of one event as plain tuples, without the event's id (added when written).
-
-    Plain tuples are cheap to pickle, which matters: a reader process makes them and the writer process
-    receives them (``okta_calls.ingest``). An entity (actor, user, phone) is
-    ``(key, type, alternate_id, display_name, seen, uuid, *extra)``; a phone's extra is
-    ``(phone_id, country_calling_code, phone_country)``.
-    """
-
-    event: tuple[Any, ...]
-    targets: list[tuple[Any, ...]]
-    debug_data: list[tuple[Any, ...]]
-    ip_chain: list[tuple[Any, ...]]
-    search: tuple[Any, ...]
-    actor: tuple[Any, ...] | None
-    user: tuple[Any, ...] | None
-    phone: tuple[Any, ...] | None
-
-
-def _entity(entity: Entity | None, *extra: Any) -> tuple[Any, ...] | None:
-    if entity is None:
-        return None
-    return (entity.key, entity.type, entity.alternate_id, entity.display_name, entity.seen, entity.uuid, *extra)
-
-
-def rows_of(flat: FlatEvent) -> Rows:
-    """The ``Rows`` of a flattened event."""
-    phone = flat.phone
-    return Rows(
-        flat.event_row(),
-        flat.targets,
-        flat.debug_data,
-        flat.ip_chain,
-        flat.search,
-        _entity(flat.actor),
-        _entity(flat.user),
-        _entity(phone, phone.id, phone.extra.get("country_calling_code"), phone.extra.get("phone_country"))
-        if phone is not None
-        else None,
-    )
 
 
 @dataclass(slots=True)

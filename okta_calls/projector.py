@@ -29,8 +29,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .batch import safe_flatten
+from .flatten import Rows
 from .jsonio import loads, storable
-from .projections import Rows, rows_of, write_projections
+from .projections import write_projections
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -93,7 +94,7 @@ def project_queued(conn: sqlite3.Connection, limit: int) -> int:
     if done:
         log.warning("%d queued events were already projected; dequeuing them", len(done))
     rows = conn.execute(f"SELECT id, payload FROM raw_events WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
-    write_projections(conn, ((raw_id, rows_of(safe_flatten(_decoded(payload)))) for raw_id, payload in rows
+    write_projections(conn, ((raw_id, safe_flatten(_decoded(payload))) for raw_id, payload in rows
                              if raw_id not in done))
     conn.executemany("DELETE FROM projection_queue WHERE raw_id = ?", [(raw_id,) for raw_id in ids])
     return len(ids)
@@ -114,7 +115,7 @@ def queued_payloads(conn: sqlite3.Connection, limit: int, *, after: int = 0) -> 
 
 def flatten_payloads(rows: Sequence[tuple[int, str]]) -> list[tuple[int, Rows]]:
     """The projection rows of archived ``(raw_id, payload)`` pairs (pure CPU, no database)."""
-    return [(raw_id, rows_of(safe_flatten(_decoded(payload)))) for raw_id, payload in rows]
+    return [(raw_id, safe_flatten(_decoded(payload))) for raw_id, payload in rows]
 
 
 def project_flattened(conn: sqlite3.Connection, events: Sequence[tuple[int, Rows]]) -> int:

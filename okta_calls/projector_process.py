@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, BinaryIO
 
 from .archive import Archive, ArchiveError
-from .projections import Rows
+from .flatten import Rows
 from .projector import DEFAULT_INTERVAL, MAX_BACKOFF, Projector, flatten_payloads, queued_payloads
 
 __all__ = ["DEFAULT_BATCH", "DEFAULT_STEP", "ProcessProjector", "main", "project_batch"]

@@ -65,6 +65,13 @@ def awkward_file(path: Path, count: int = 400) -> Path:
             changed = copy.deepcopy(event)
             changed["displayMessage"] = "tampered"
             lines.append(json.dumps(changed))  # same uuid, other content: a conflict
+        if position in (40, 41):
+            # debugData the staged path packs as JSON (awkward text), and one it cannot (a NUL character)
+            odd = copy.deepcopy(event)
+            odd["uuid"] = f"odd-debug-{position}"
+            odd["debugContext"] = {"debugData": {'quote"key': "\u00fc\U0001F600 \\ \n\t", "nested": {"x": [1, 2.5]},
+                                                 "none": None, "": "", "nul": "a\x00b" if position == 41 else "ab"}}
+            lines.append(json.dumps(odd))
         if position % 61 == 3:
             lines.append("{not json")
             lines.append("")
@@ -103,6 +110,11 @@ def test_staged_import_equals_in_process_import(tmp_path: Path, monkeypatch: pyt
     assert staged.result == plain.result
     assert plain.result.rejected > 5 and plain.result.duplicates > 5  # the file exercises what it should
     assert snapshot(tmp_path / "staged.db") == snapshot(tmp_path / "plain.db")
+    conn = sqlite3.connect(tmp_path / "staged.db")
+    odd = dict(conn.execute("SELECT d.key, d.value FROM debug_data AS d JOIN events AS e ON e.id = d.event_id "
+                            "WHERE e.uuid = 'odd-debug-41'").fetchall())
+    conn.close()
+    assert odd == {'quote"key': "\u00fc\U0001F600 \\ \n\t", "nested": '{"x":[1,2.5]}', "none": None, "": "", "nul": "a\x00b"}
 
 
 def test_staged_reimport_into_a_filled_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
