@@ -30,6 +30,7 @@ from .batch import (
     safe_flatten,
 )
 from .flatten import PROJECTION_VERSION, Rows
+from .journal import rollback_journal
 from .jsonio import canonical, dumps, loads, storable
 from .log_rows import (
     count_run,
@@ -383,6 +384,9 @@ class Archive:
         rejects = list(chunk.rejects)
         try:
             self.conn.execute(f"ATTACH DATABASE ? AS {STAGE}", (chunk.path,))
+            # Only read, but BEGIN IMMEDIATE opens a write transaction on it too: without a journal, a commit in
+            # rollback-journal mode (okta_calls.journal) needs no super-journal file and its extra syncs.
+            self.conn.execute(f"PRAGMA {STAGE}.journal_mode = OFF")
         except sqlite3.Error as error:
             raise self._error(error, f"cannot read the staged chunk {chunk.path}") from None
         try:
@@ -451,18 +455,20 @@ class Archive:
 
         Maintaining them costs a page write per distinct key per commit; building them at the end is one sorted
         pass. If the process dies in between, the next ``Archive`` open builds them (missing indexes are created
-        on open). Queries in the meantime are correct, only slower.
+        on open). Queries in the meantime are correct, only slower. When no other connection has the archive
+        open, it is written through a rollback journal meanwhile (``okta_calls.journal``).
         """
         scattered = [index for index in INDEXES if index.scattered]
-        with self._transaction():
-            drop_indexes(self.conn, scattered)
-        try:
-            yield
-        finally:
-            started = time.monotonic()
+        with rollback_journal(self.conn, self.path):
             with self._transaction():
-                create_indexes(self.conn)
-            log.info("%s: built %d indexes in %.1f s", self.path, len(scattered), time.monotonic() - started)
+                drop_indexes(self.conn, scattered)
+            try:
+                yield
+            finally:
+                started = time.monotonic()
+                with self._transaction():
+                    create_indexes(self.conn)
+                log.info("%s: built %d indexes in %.1f s", self.path, len(scattered), time.monotonic() - started)
 
     # -- deferred projection (okta_calls.projector) -----------------------------------------------------
 

@@ -32,7 +32,13 @@ from .staging import make_folder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH = 5000  # a large import commits one batch (a staged chunk) at a time: bigger ones commit less often
+# A large import commits one batch (a staged chunk) at a time. Bigger ones commit less often, which matters at
+# scale: every commit rewrites the pages of raw_events' uuid index that it touches, and uuids arrive in random
+# order (a million events: 70 s with 5,000 a commit, 59 s with 20,000; benchmarks/README).
+DEFAULT_BATCH = 20_000
+# Smaller inputs and stdin are read in this process in batches of at most this many events, grouped into one
+# commit at most every COMMIT_SECONDS: the bound is on the memory a batch holds.
+IN_PROCESS_BATCH = 5000
 # Batches are committed in groups, at most this often: at a million events most of a commit's cost is the
 # random index pages it dirties, and a group dirties each page once for many more events. One second also
 # bounds how long a live `okta-calls receive` waits for the write lock.
@@ -192,7 +198,9 @@ def _ingest(
         if folder is not None
         else None
     )
-    works: Iterable[_Work] = reader if reader is not None else _batches(paths, batch_size, stdin, redactor)
+    works: Iterable[_Work] = (
+        reader if reader is not None else _batches(paths, min(batch_size, IN_PROCESS_BATCH), stdin, redactor)
+    )
     group = _GroupCommit(archive, commit_seconds)
     bulk = contextlib.ExitStack()
     if _is_bulk_load(archive, paths):

@@ -122,7 +122,9 @@ class ChunkBuilder:
 
     def __init__(self, path: str) -> None:
         self.chunk = StagedChunk(path)
-        self._payloads: dict[str, str] = {}  # uuid -> payload, for repeats across the chunk's batches
+        # uuid -> sid, for repeats across the chunk's batches (whose payloads are read back from the file: a chunk
+        # of 20,000 events would otherwise hold ~50 MB of payloads)
+        self._sids: dict[str, int] = {}
         self._dimensions = Dimensions()  # merged here, so the writer upserts one row per entity, not per event
         self._conn = sqlite3.connect(path, isolation_level=None)
         for pragma in ("journal_mode = OFF", "synchronous = OFF", "page_size = 16384", "cache_size = -32768"):
@@ -143,15 +145,17 @@ class ChunkBuilder:
         sid = chunk.staged
         dimensions = self._dimensions
         for uuid, prepared in batch.candidates.items():
-            earlier = self._payloads.get(uuid)
+            earlier = self._sids.get(uuid)
             if earlier is not None:
-                if canonical(loads(earlier)) == canonical(loads(prepared.payload)):
+                # From an earlier batch (a batch's uuids are distinct), so already in the file.
+                (payload,) = self._conn.execute("SELECT payload FROM events WHERE sid = ?", (earlier,)).fetchone()
+                if canonical(loads(payload)) == canonical(loads(prepared.payload)):
                     chunk.duplicates += 1
                 else:
                     chunk.rejects.append((prepared.as_incoming(), uuid, conflict_reason(uuid)))
                 continue
-            self._payloads[uuid] = prepared.payload
             sid += 1
+            self._sids[uuid] = sid
             rows = prepared.rows
             packed = pack_debug(rows.debug_data)
             if packed is None and rows.debug_data:

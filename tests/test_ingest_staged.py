@@ -100,7 +100,7 @@ def run(db: Path, paths: list[Path], *, staged: bool, monkeypatch: pytest.Monkey
         return ingest_paths(archive, [str(path) for path in paths], **options)
 
 
-@pytest.mark.parametrize("readers, batch_size", [(1, 50), (2, 7), (3, 64)])
+@pytest.mark.parametrize("readers, batch_size", [(1, 50), (2, 7), (3, 64), (2, 250)])  # 250: chunks of several batches
 def test_staged_import_equals_in_process_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 readers: int, batch_size: int) -> None:
     source = awkward_file(tmp_path / "awkward.ndjson")
