@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # A large import commits one batch (a staged chunk) at a time. Bigger ones commit less often, which matters at
 # scale: every commit rewrites the pages of raw_events' uuid index that it touches, and uuids arrive in random
-# order (a million events: 70 s with 5,000 a commit, 59 s with 20,000; benchmarks/README).
+# order (a million events: 70 s with 5,000 a commit, 56-59 s with 20,000; README, "File ingest").
 DEFAULT_BATCH = 20_000
 # Smaller inputs and stdin are read in this process in batches of at most this many events, grouped into one
 # commit at most every COMMIT_SECONDS: the bound is on the memory a batch holds.
