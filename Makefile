@@ -33,7 +33,7 @@ demo: demo-data
 
 demo-data: install
 	mkdir -p $(DEMO_DIR)
-	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm $(DEMO_DB)-journal
 	$(BIN)/okta-calls generate $(DEMO_EVENTS) --seed 1 -o $(DEMO_DIR)/events.ndjson.gz
 	$(BIN)/okta-calls ingest $(DEMO_DB) $(DEMO_DIR)/events.ndjson.gz
 

@@ -34,7 +34,7 @@ def run(command: list[str]) -> tuple[float, int]:
 
 
 def fresh(path: Path) -> Path:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     return path
 

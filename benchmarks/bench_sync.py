@@ -47,7 +47,7 @@ def client_only(base_url: str) -> tuple[int, float]:
 
 def full_sync(base_url: str, workdir: Path) -> tuple[int, float]:
     db = workdir / "bench-sync.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = dict(os.environ, OKTA_API_TOKEN=TOKEN)
     started = time.perf_counter()
@@ -58,7 +58,7 @@ def full_sync(base_url: str, workdir: Path) -> tuple[int, float]:
 
     with sqlite3.connect(db) as conn:
         count = conn.execute("SELECT count(*) FROM raw_events").fetchone()[0]
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return count, elapsed
 
