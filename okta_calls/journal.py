@@ -42,10 +42,11 @@ def _journal_mode(conn: sqlite3.Connection, mode: str) -> str | None:
 @contextmanager
 def rollback_journal(conn: sqlite3.Connection, path: str) -> Iterator[bool]:
     """Run the block with a rollback journal when ``conn`` is the database's only connection; yields whether
-    it is. ``conn`` must not be in a transaction. The archive is in WAL mode again afterwards, if it can be."""
-    switched = path != ":memory:" and not conn.in_transaction and _journal_mode(conn, "TRUNCATE") == "truncate"
+    it is. The archive is in WAL mode again afterwards, if it can be. (SQLite itself refuses the switch for an
+    in-memory database, beside another connection, and inside a transaction.)"""
+    switched = _journal_mode(conn, "TRUNCATE") == "truncate"
     if not switched:
-        log.debug("%s: another connection has it open: the import writes through the WAL", path)
+        log.debug("%s: not its only connection (or in memory): the import keeps its journal mode", path)
         yield False
         return
     conn.execute("PRAGMA synchronous = FULL")

@@ -199,7 +199,7 @@ def _read_lines(stream: IO[bytes], name: str, skip: Skip | None = None) -> Itera
     for number, (line, length) in enumerate(_bounded_lines(stream), start=1):
         if number == 1 and line.startswith(BOM):
             line = line[len(BOM) :]
-        if not line.strip():
+        if not line or line.isspace():  # blank (``strip`` would copy every line to find out)
             continue
         index += 1
         if skip is not None and skip(index):
