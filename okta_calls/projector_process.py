@@ -229,6 +229,7 @@ class ProcessProjector:
         self._buffer: deque[tuple[int, Rows]] = deque()  # flattened events received, not yet written
         self._after = 0  # the highest raw id received: the next request asks for later ones
         self._asked = False  # a request is out, its frame not yet received
+        self._discard = False  # a write failed while that request was out: drop the rest of its answer
         self._asked_at = 0.0
         self.answer_timeout = answer_timeout
         self._ask_at: float | None = None  # when to ask next (None: when ``queued`` says there is work)
@@ -262,7 +263,7 @@ class ProcessProjector:
             self._schedule_restart()
             return self
         with self._lock:
-            self._child, self._asked = child, False
+            self._child, self._asked, self._discard = child, False, False
             self._ask_at = self._clock()  # look at once: events may be queued already
         threading.Thread(target=self._receive, args=(child,), name="okta-projector-frames", daemon=True).start()
         log.info("projector process %d started", child.pid)
@@ -284,12 +285,17 @@ class ProcessProjector:
             events, last = frame
             received += len(events)
             with self._lock:
-                self._buffer.extend(events)
-                if events:
-                    self._after = max(self._after, events[-1][0])
-                if last and child is self._child:
+                current = child is self._child
+                if not (current and self._discard):
+                    self._buffer.extend(events)
+                    if events:
+                        self._after = max(self._after, events[-1][0])
+                if last and current:
                     self._asked = False
-                    self._ask_at = self._clock() if received >= self._batch else None
+                    if self._discard:  # the failed write's pause decides when to ask again
+                        self._discard = False
+                    else:
+                        self._ask_at = self._clock() if received >= self._batch else None
             if last:
                 received = 0
             self._wake()
@@ -364,6 +370,7 @@ class ProcessProjector:
             with self._lock:  # what was received is read again from the queue later
                 self._buffer.clear()
                 self._after = 0
+                self._discard = self._asked  # and so is what is still on its way
                 self._ask_at = self._clock() + pause
             return
         self._failures = 0

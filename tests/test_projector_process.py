@@ -145,6 +145,54 @@ def test_a_failed_write_is_read_again_from_the_queue_and_projected_once(
         assert dump(archive) == dump(inline)
 
 
+def test_a_failed_write_discards_the_rest_of_the_answer_in_flight(
+    tmp_path: Path, events: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write of an answer's first frame fails while its other frames are still on the way (a loaded
+    machine): those frames must not move the watermark past the dropped events, or these stay queued."""
+    from okta_calls import projector_process
+
+    released = threading.Event()
+    read = projector_process.read_frame
+    hold = [False, False]  # hold the next frame; held once already
+
+    def held(stream: Any) -> Any:
+        if hold[0]:  # the answer's second frame arrives only after the first one's write failed
+            hold[0] = False
+            assert released.wait(10)
+        frame = read(stream)
+        if frame is not None and frame[0] and not frame[1] and not hold[1]:
+            hold[:] = [True, True]
+        return frame
+
+    monkeypatch.setattr(projector_process, "read_frame", held)
+    with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
+        failures = [1]
+        project_rows = archive.project_rows
+
+        def flaky(rows: Any) -> int:
+            if failures:
+                failures.pop()
+                raise RuntimeError("database is locked")
+            return project_rows(rows)
+
+        projector = process_projector(archive, batch=50, step=20)
+        projector._write = flaky  # type: ignore[method-assign]
+        write_step = projector._write_step
+
+        def then_release(step: Any) -> None:
+            write_step(step)
+            released.set()
+
+        projector._write_step = then_release  # type: ignore[method-assign]
+        projector.start()
+        deferred(archive, events)
+        projector.queued(len(events))
+        drive(projector, lambda: archive.pending_projections() == 0, timeout=10.0)
+        projector.finish()
+        assert dump(archive) == dump(inline)
+
+
 def test_a_dead_child_is_replaced_by_the_writer_thread_then_restarted(
     tmp_path: Path, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
