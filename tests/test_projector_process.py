@@ -44,6 +44,19 @@ def process_projector(archive: Archive, **options: Any) -> ProcessProjector:
     return ProcessProjector(archive.path, fallback, archive.project_rows, interval=0.05, **options)
 
 
+def failing_once(write: Any) -> Any:
+    """``write``, except that its first call fails as a write lock held too long would."""
+    failures = [1]
+
+    def flaky(rows: Any) -> int:
+        if failures:
+            failures.pop()
+            raise RuntimeError("database is locked")
+        return write(rows)
+
+    return flaky
+
+
 def drive(projector: ProcessProjector, until: Any, timeout: float = 20.0) -> None:
     """Be the receiver's writer thread: run the projector whenever it is due, until ``until()``."""
     deadline = time.monotonic() + timeout
@@ -125,17 +138,8 @@ def test_a_failed_write_is_read_again_from_the_queue_and_projected_once(
     tmp_path: Path, events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
-        failures = [1]
-        project_rows = archive.project_rows
-
-        def flaky(rows: Any) -> int:
-            if failures:
-                failures.pop()
-                raise RuntimeError("database is locked")
-            return project_rows(rows)
-
         projector = process_projector(archive, batch=50, step=20)
-        projector._write = flaky  # type: ignore[method-assign]
+        projector._write = failing_once(archive.project_rows)  # type: ignore[method-assign]
         projector.start()
         deferred(archive, events)
         projector.queued(len(events))
@@ -167,17 +171,8 @@ def test_a_failed_write_discards_the_rest_of_the_answer_in_flight(
 
     monkeypatch.setattr(projector_process, "read_frame", held)
     with inline_archive(tmp_path / "inline.db", events) as inline, Archive(tmp_path / "a.db") as archive:
-        failures = [1]
-        project_rows = archive.project_rows
-
-        def flaky(rows: Any) -> int:
-            if failures:
-                failures.pop()
-                raise RuntimeError("database is locked")
-            return project_rows(rows)
-
         projector = process_projector(archive, batch=50, step=20)
-        projector._write = flaky  # type: ignore[method-assign]
+        projector._write = failing_once(archive.project_rows)  # type: ignore[method-assign]
         write_step = projector._write_step
 
         def then_release(step: Any) -> None:
